@@ -1,0 +1,1 @@
+#include "qat/dataset.h"

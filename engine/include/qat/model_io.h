@@ -1,0 +1,38 @@
+// The app's own model file (.qatm) and the built-in model zoo.
+// .qatm layout: 8-byte magic "QATMODEL", u32 format version, u32 reserved, u64 JSON
+// length, JSON (graph, attributes, parameter table with offsets), then a binary blob of
+// little-endian float32 parameters, then a CRC-32 of everything before it.
+// A plain JSON file with the same "graph" object and no weights is also accepted (the
+// zoo is shipped that way); its parameters are initialized from a seed when loaded.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qat/graph.h"
+#include "qat/status.h"
+
+namespace qat {
+
+inline constexpr uint32_t kModelFormatVersion = 1;
+
+// Writes atomically (temp file + rename).
+Status saveModel(const Graph& graph, const std::string& path);
+// Returns a finalized graph. Missing parameters are initialized from `seed`.
+// inputShape, when given, replaces the Input node's shape (only for files without weights).
+Result<Graph> loadModel(const std::string& path, std::optional<Shape> inputShape = std::nullopt,
+                        uint64_t seed = 0);
+
+// Graph <-> JSON (the "graph" object of the file, without weights).
+std::string graphToJson(const Graph& graph);
+Result<Graph> graphFromJson(const std::string& json, const std::string& sourceName);
+
+std::vector<std::string> zooModelNames();
+// Directory holding zoo/ (source tree, install prefix, or $QATLAB_RESOURCES).
+std::string resourceDir();
+// Loads a zoo model by name, or a model file by path.
+Result<Graph> loadModelOrZoo(const std::string& nameOrPath,
+                             std::optional<Shape> inputShape = std::nullopt, uint64_t seed = 0);
+
+} // namespace qat
