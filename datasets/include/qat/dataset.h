@@ -37,19 +37,24 @@ struct DatasetSplits {
     std::string source; // where it was loaded from, for display
 };
 
-// IDX pair (images idx3 ubyte, labels idx1 ubyte); ".gz" files are decompressed.
+// IDX pair (images idx3 ubyte, labels idx1 ubyte); gzip files (magic 1f 8b, whatever the
+// name) are decompressed. Labels must be 0..9.
 Result<Dataset> loadIdx(const std::string& imagesPath, const std::string& labelsPath);
 // CIFAR-10 binary batches (each record: 1 label byte + 3072 bytes CHW).
 Result<Dataset> loadCifar10Binary(const std::vector<std::string>& files);
 
 // Resolves a name or a path:
-//   "fashion-mnist"  Debian's /usr/share/datasets/fashion-mnist, else the bundled sample
-//   "fashion-mnist-sample", "mnist-sample"  the samples in datasets/data
+//   "fashion-mnist"  Debian's /usr/share/datasets/fashion-mnist ($QATLAB_FASHION_MNIST_DIR
+//                    replaces it), else the bundled sample, with a source saying so
+//   "fashion-mnist-sample", "mnist-sample"  the samples in datasets/data (mnist-sample
+//                    exists only if scripts/make_samples was run with $QATLAB_MNIST_DIR)
 //   "mnist"          a directory given by $QATLAB_MNIST_DIR, else an error saying so
 //   a directory      holding train-/t10k- IDX files, or CIFAR-10 data_batch_*.bin + test_batch.bin
+//                    (or their parent directory); anything else: an error listing these
 Result<DatasetSplits> loadDataset(const std::string& nameOrPath);
 
-// The directory holding the bundled samples (source tree or installed share dir).
+// The directory holding the bundled samples: $QATLAB_DATASETS if set, else the source
+// tree's datasets/data if it exists, else the installed share/qatlab/datasets.
 std::string sampleDataDir();
 
 // Error naming the dataset and the model when shapes or class counts don't fit.

@@ -17,11 +17,21 @@ namespace qat {
 class Layer;
 enum class Phase;
 struct ParamSlot;
+class QuantRuntime;
+struct QuantPlan;
+struct QatOptions;
+struct QuantState;
+struct QuantTopology;
+struct QuantParams;
 
 class Network {
 public:
     // graph must be finalized and have all parameters; it must outlive the Network.
     static Result<std::unique_ptr<Network>> create(Graph& graph, uint64_t seed = 0);
+    // A fake-quant network for PTQ evaluation and QAT: quantizers where the plan's
+    // topology puts them, BatchNorm folded into weighted blocks (quantize.h).
+    static Result<std::unique_ptr<Network>> create(Graph& graph, const QuantPlan& plan,
+                                                   const QatOptions& options, uint64_t seed = 0);
     ~Network();
 
     // input: [N, sample shape...]. Returns the output node's activation [N, ...].
@@ -37,6 +47,20 @@ public:
     void backward(const Tensor& diffOutput);
 
     std::vector<ParamSlot> params();
+
+    // Quantization (all no-ops / nullptr on a float network).
+    bool isQuantized() const { return m_quant != nullptr; }
+    void setFakeQuantEnabled(bool on);
+    void setCalibrating(bool on); // observers update in Phase::Eval too
+    QuantState quantState() const;
+    Status setQuantState(const QuantState& state);
+    const QuantTopology* topology() const;
+    const QuantPlan* plan() const;
+    // Parameters of a quantization point (index into topology()->points).
+    QuantParams pointParams(int point) const;
+    int64_t trainSteps() const;
+    // The float activation of a node before its fake-quant (== activation() on float nets).
+    const Tensor& preQuantActivation(const std::string& nodeName) const;
     Graph& graph() { return m_graph; }
     // Activation of any node from the last forward (for inspection and tests).
     const Tensor& activation(const std::string& nodeName) const;
@@ -47,7 +71,10 @@ public:
 
 private:
     Network(Graph& graph);
+    static Result<std::unique_ptr<Network>> build(Graph& graph, const QuantPlan* plan,
+                                                  const QatOptions* options, uint64_t seed);
     Status prepare(int64_t batch);
+    const Tensor& out(size_t i) const { return m_useQ[i] ? m_actQ[i] : m_act[i]; }
     void backwardFrom(size_t startNode, const Tensor& diff);
 
     Graph& m_graph;
@@ -56,6 +83,10 @@ private:
     std::vector<Tensor> m_act;
     std::vector<Tensor> m_diff;
     std::vector<Tensor> m_scratch;
+    std::vector<Tensor> m_actQ;  // fake-quantized outputs (quantized networks)
+    std::vector<bool> m_useQ;    // consumers read m_actQ[i]
+    std::vector<bool> m_absorbed; // node executed inside another node's layer (conv of a folded BN)
+    std::unique_ptr<QuantRuntime> m_quant;
     int64_t m_batch = 0;
     bool m_outputIsSoftmax = false;
     bool m_needInputGrad = false;

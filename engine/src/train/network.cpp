@@ -7,6 +7,9 @@
 #include <cmath>
 
 #include "ops/layer.h"
+#include "qat/quantize.h"
+#include "quant/qat_layers.h"
+#include "quant/quant_runtime.h"
 
 namespace qat {
 
@@ -14,6 +17,16 @@ Network::Network(Graph& graph) : m_graph(graph) {}
 Network::~Network() = default;
 
 Result<std::unique_ptr<Network>> Network::create(Graph& graph, uint64_t seed) {
+    return build(graph, nullptr, nullptr, seed);
+}
+
+Result<std::unique_ptr<Network>> Network::create(Graph& graph, const QuantPlan& plan,
+                                                 const QatOptions& options, uint64_t seed) {
+    return build(graph, &plan, &options, seed);
+}
+
+Result<std::unique_ptr<Network>> Network::build(Graph& graph, const QuantPlan* plan,
+                                                const QatOptions* options, uint64_t seed) {
     if (!graph.isFinalized())
         return Status::error("internal: Network::create needs a finalized graph");
     if (!graph.hasAllParams())
@@ -26,11 +39,45 @@ Result<std::unique_ptr<Network>> Network::create(Graph& graph, uint64_t seed) {
     net->m_act.resize(n);
     net->m_diff.resize(n);
     net->m_scratch.resize(n);
+    net->m_actQ.resize(n);
+    net->m_useQ.assign(n, false);
+    net->m_absorbed.assign(n, false);
+    for (size_t i = 0; i < n; ++i)
+        for (const auto& in : graph.nodes[i].inputs)
+            net->m_inputIndex[i].push_back(graph.indexOf(in));
+    if (plan) {
+        QAT_RETURN_IF_ERROR(validatePlan(graph, *plan));
+        net->m_quant = std::make_unique<QuantRuntime>(graph, *plan, *options);
+        const QuantTopology& topo = net->m_quant->topology();
+        for (size_t b = 0; b < topo.blocks.size(); ++b) {
+            if (!topo.quantizeWeights[b])
+                continue;
+            const QuantBlock& blk = topo.blocks[b];
+            const LayerQuantConfig* cfg = plan->find(blk.anchor);
+            const size_t a = static_cast<size_t>(graph.indexOf(blk.anchor));
+            Result<std::unique_ptr<Layer>> layer = Status::error("unset");
+            if (!blk.bn.empty()) {
+                const size_t bnIdx = static_cast<size_t>(graph.indexOf(blk.bn));
+                layer = FoldedBnLayer::create(graph.nodes[a], graph.nodes[bnIdx], blk.weightAxis,
+                                              cfg->weights, net->m_quant->bnFrozenFlag(),
+                                              seed + a);
+                if (!layer)
+                    return layer.status();
+                net->m_layers[bnIdx] = std::move(layer.value());
+                net->m_inputIndex[bnIdx] = net->m_inputIndex[a];
+                net->m_absorbed[a] = true;
+            } else {
+                layer = QatWeightLayer::create(graph.nodes[a], blk.weightAxis, cfg->weights,
+                                               seed + a);
+                if (!layer)
+                    return layer.status();
+                net->m_layers[a] = std::move(layer.value());
+            }
+        }
+    }
     for (size_t i = 0; i < n; ++i) {
         Node& node = graph.nodes[i];
-        for (const auto& in : node.inputs)
-            net->m_inputIndex[i].push_back(graph.indexOf(in));
-        if (node.type == OpType::Input)
+        if (node.type == OpType::Input || net->m_layers[i] || net->m_absorbed[i])
             continue;
         auto layer = makeLayer(node, seed + i);
         if (!layer)
@@ -44,7 +91,7 @@ Result<std::unique_ptr<Network>> Network::create(Graph& graph, uint64_t seed) {
 Status Network::prepare(int64_t batch) {
     for (size_t i = 0; i < m_graph.nodes.size(); ++i) {
         const Node& node = m_graph.nodes[i];
-        if (node.type == OpType::Input)
+        if (!m_layers[i])
             continue;
         std::vector<Shape> shapes;
         for (int p : m_inputIndex[i])
@@ -64,27 +111,33 @@ const Tensor& Network::forward(const Tensor& input, Phase phase) {
     }
     std::vector<const Tensor*> src;
     for (size_t i = 0; i < m_graph.nodes.size(); ++i) {
+        if (m_absorbed[i])
+            continue;
         if (!m_layers[i]) {
             m_act[i] = input; // the Input node
-            continue;
+        } else {
+            src.clear();
+            for (int p : m_inputIndex[i])
+                src.push_back(&out(static_cast<size_t>(p)));
+            m_act[i].resize(m_layers[i]->dstShape());
+            m_layers[i]->forward(src, m_act[i], phase);
         }
-        src.clear();
-        for (int p : m_inputIndex[i])
-            src.push_back(&m_act[static_cast<size_t>(p)]);
-        m_act[i].resize(m_layers[i]->dstShape());
-        m_layers[i]->forward(src, m_act[i], phase);
+        if (m_quant && m_quant->applies(i))
+            m_useQ[i] = m_quant->apply(i, m_act[i], m_actQ[i], phase);
     }
-    return m_act[static_cast<size_t>(m_graph.indexOf(m_graph.outputNode().name))];
+    if (m_quant && phase == Phase::Train)
+        m_quant->onTrainStep();
+    return out(static_cast<size_t>(m_graph.indexOf(m_graph.outputNode().name)));
 }
 
 double Network::crossEntropy(const std::vector<int32_t>& labels) const {
-    const Tensor& out = m_act[static_cast<size_t>(m_graph.indexOf(m_graph.outputNode().name))];
-    const int64_t n = out.dim(0);
-    const int64_t k = out.size() / n;
+    const Tensor& o = out(static_cast<size_t>(m_graph.indexOf(m_graph.outputNode().name)));
+    const int64_t n = o.dim(0);
+    const int64_t k = o.size() / n;
     QAT_ASSERT(static_cast<int64_t>(labels.size()) == n);
     double total = 0;
     for (int64_t i = 0; i < n; ++i) {
-        const float* row = out.data() + i * k;
+        const float* row = o.data() + i * k;
         if (m_outputIsSoftmax) {
             total -=
                 std::log(std::max(static_cast<double>(row[labels[static_cast<size_t>(i)]]), 1e-12));
@@ -101,13 +154,15 @@ double Network::crossEntropy(const std::vector<int32_t>& labels) const {
 
 void Network::backwardCrossEntropy(const std::vector<int32_t>& labels) {
     const size_t outIdx = static_cast<size_t>(m_graph.indexOf(m_graph.outputNode().name));
-    const Tensor& out = m_act[outIdx];
-    const int64_t n = out.dim(0);
-    const int64_t k = out.size() / n;
-    Tensor diff(out.shape());
+    // Softmax's fixed output grid is skipped here: the loss is taken on the float
+    // probabilities (as tfmot does), so its gradient is the exact (p - onehot) / N.
+    const Tensor& o = m_act[outIdx];
+    const int64_t n = o.dim(0);
+    const int64_t k = o.size() / n;
+    Tensor diff(o.shape());
     const float invN = 1.0f / static_cast<float>(n);
     for (int64_t i = 0; i < n; ++i) {
-        const float* row = out.data() + i * k;
+        const float* row = o.data() + i * k;
         float* d = diff.data() + i * k;
         if (m_outputIsSoftmax) {
             for (int64_t j = 0; j < k; ++j)
@@ -145,12 +200,14 @@ void Network::backwardFrom(size_t start, const Tensor& diff) {
     for (size_t ii = start + 1; ii-- > 0;) {
         if (!has[ii] || !m_layers[ii])
             continue;
+        if (m_quant)
+            m_quant->maskGradient(ii, m_diff[ii]); // straight-through: zero where clipped
         src.clear();
         diffSrc.clear();
         const auto& inputs = m_inputIndex[ii];
         for (size_t k = 0; k < inputs.size(); ++k) {
             const size_t p = static_cast<size_t>(inputs[k]);
-            src.push_back(&m_act[p]);
+            src.push_back(&out(p));
             if (!m_layers[p] && !m_needInputGrad) {
                 diffSrc.push_back(nullptr); // the model input needs no gradient
             } else if (!has[p]) {
@@ -176,6 +233,10 @@ void Network::backwardFrom(size_t start, const Tensor& diff) {
             has[p] = true;
         }
     }
+    // The input's own quantizer: no gradient for inputs clipped by its grid.
+    const size_t in = static_cast<size_t>(m_graph.indexOf(m_graph.inputNode().name));
+    if (m_quant && m_needInputGrad && has[in])
+        m_quant->maskGradient(in, m_diff[in]);
 }
 
 std::vector<ParamSlot> Network::params() {
@@ -190,8 +251,43 @@ std::vector<ParamSlot> Network::params() {
 const Tensor& Network::activation(const std::string& nodeName) const {
     int i = m_graph.indexOf(nodeName);
     QAT_ASSERT(i >= 0);
+    return out(static_cast<size_t>(i));
+}
+
+const Tensor& Network::preQuantActivation(const std::string& nodeName) const {
+    int i = m_graph.indexOf(nodeName);
+    QAT_ASSERT(i >= 0);
     return m_act[static_cast<size_t>(i)];
 }
+
+void Network::setFakeQuantEnabled(bool on) {
+    if (m_quant)
+        m_quant->setFakeQuantEnabled(on);
+}
+
+void Network::setCalibrating(bool on) {
+    if (m_quant)
+        m_quant->setCalibrating(on);
+}
+
+QuantState Network::quantState() const { return m_quant ? m_quant->state() : QuantState{}; }
+
+Status Network::setQuantState(const QuantState& state) {
+    if (!m_quant)
+        return Status::error("this network is not quantized");
+    return m_quant->setState(state);
+}
+
+const QuantTopology* Network::topology() const { return m_quant ? &m_quant->topology() : nullptr; }
+
+const QuantPlan* Network::plan() const { return m_quant ? &m_quant->plan() : nullptr; }
+
+QuantParams Network::pointParams(int point) const {
+    QAT_ASSERT(m_quant);
+    return m_quant->pointParams(point);
+}
+
+int64_t Network::trainSteps() const { return m_quant ? m_quant->trainSteps() : 0; }
 
 const Tensor& Network::inputGradient() const {
     return m_diff[static_cast<size_t>(m_graph.indexOf(m_graph.inputNode().name))];
