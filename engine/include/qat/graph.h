@@ -32,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -139,6 +140,10 @@ public:
 
 private:
     bool m_finalized = false;
+    // Lookup caches rebuilt by finalize(). find()/indexOf() verify a cached hit and fall
+    // back to a scan, so they stay correct when nodes are edited before re-finalizing.
+    std::unordered_map<std::string, int> m_index;
+    int m_inputIndex = -1;
 };
 
 } // namespace qat

@@ -1,7 +1,9 @@
 // The app's own model file (.qatm) and the built-in model zoo.
 // .qatm layout: 8-byte magic "QATMODEL", u32 format version, u32 reserved, u64 JSON
 // length, JSON (graph, attributes, parameter table with offsets), then a binary blob of
-// little-endian float32 parameters, then a CRC-32 of everything before it.
+// little-endian float32 parameters, then a CRC-32 of everything before it. Parameter
+// table entries {"node","name","shape","offset","count"} count float32 elements from the
+// start of the blob.
 // A plain JSON file with the same "graph" object and no weights is also accepted (the
 // zoo is shipped that way); its parameters are initialized from a seed when loaded.
 #pragma once

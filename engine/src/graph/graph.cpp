@@ -4,6 +4,11 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
+#include <functional>
+#include <queue>
+
+#include "graph/shape_inference.h"
 
 namespace qat {
 
@@ -166,6 +171,231 @@ Result<ConvGeometry> resolveGeometry(const Node& node, const Shape& in) {
                              "' (use same, valid or explicit)");
     }
     return g;
+}
+
+namespace {
+
+// Kahn's algorithm taking the lowest original index among ready nodes, so an order that
+// is already topological is kept unchanged. Returns fewer than n indices on a cycle.
+std::vector<int> stableTopologicalOrder(const std::vector<std::vector<int>>& preds) {
+    const size_t n = preds.size();
+    std::vector<int> pending(n, 0);
+    std::vector<std::vector<int>> succs(n);
+    for (size_t i = 0; i < n; ++i) {
+        pending[i] = static_cast<int>(preds[i].size());
+        for (int p : preds[i])
+            succs[static_cast<size_t>(p)].push_back(static_cast<int>(i));
+    }
+    std::priority_queue<int, std::vector<int>, std::greater<>> ready;
+    for (size_t i = 0; i < n; ++i)
+        if (pending[i] == 0)
+            ready.push(static_cast<int>(i));
+    std::vector<int> order;
+    order.reserve(n);
+    while (!ready.empty()) {
+        const int i = ready.top();
+        ready.pop();
+        order.push_back(i);
+        for (int s : succs[static_cast<size_t>(i)])
+            if (--pending[static_cast<size_t>(s)] == 0)
+                ready.push(s);
+    }
+    return order;
+}
+
+// Called when the sort left nodes over: every unsorted node has an unsorted producer,
+// so walking producers from any of them must come back to a node on a cycle.
+std::string describeCycle(const std::vector<Node>& nodes,
+                          const std::vector<std::vector<int>>& preds,
+                          const std::vector<int>& order) {
+    const size_t n = nodes.size();
+    std::vector<bool> sorted(n, false);
+    for (int i : order)
+        sorted[static_cast<size_t>(i)] = true;
+    int start = 0;
+    while (sorted[static_cast<size_t>(start)])
+        ++start;
+    std::vector<int> seenAt(n, -1);
+    std::vector<int> walk;
+    int cur = start;
+    while (seenAt[static_cast<size_t>(cur)] < 0) {
+        seenAt[static_cast<size_t>(cur)] = static_cast<int>(walk.size());
+        walk.push_back(cur);
+        for (int p : preds[static_cast<size_t>(cur)]) {
+            if (!sorted[static_cast<size_t>(p)]) {
+                cur = p;
+                break;
+            }
+        }
+    }
+    // walk[seenAt[cur]..] follows edges consumer -> producer; print in data-flow order.
+    std::vector<int> cycle(walk.begin() + seenAt[static_cast<size_t>(cur)], walk.end());
+    std::reverse(cycle.begin(), cycle.end());
+    std::string path;
+    for (int i : cycle)
+        path += "'" + nodes[static_cast<size_t>(i)].name + "' -> ";
+    path += "'" + nodes[static_cast<size_t>(cycle.front())].name + "'";
+    return "node '" + nodes[static_cast<size_t>(cycle.front())].name + "' is on a cycle: " + path +
+           "; the graph must be acyclic";
+}
+
+} // namespace
+
+Status Graph::finalize() {
+    m_finalized = false;
+    const size_t n = nodes.size();
+    if (n == 0)
+        return Status::error("graph has no nodes; it needs at least an Input node");
+    if (n > static_cast<size_t>(INT_MAX))
+        return Status::error("graph has too many nodes");
+
+    std::unordered_map<std::string, int> index;
+    index.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        const Node& node = nodes[i];
+        if (node.name.empty())
+            return Status::error("node #" + std::to_string(i) + " (" + opTypeName(node.type) +
+                                 ") has an empty name; every node needs a unique name");
+        auto [it, inserted] = index.emplace(node.name, static_cast<int>(i));
+        if (!inserted)
+            return Status::error("node '" + node.name + "': duplicate name (nodes #" +
+                                 std::to_string(it->second) + " and #" + std::to_string(i) +
+                                 "); node names must be unique");
+    }
+
+    std::vector<std::vector<int>> preds(n);
+    std::vector<int> inputNodes;
+    for (size_t i = 0; i < n; ++i) {
+        const Node& node = nodes[i];
+        for (const auto& in : node.inputs) {
+            auto it = index.find(in);
+            if (it == index.end())
+                return Status::error("node '" + node.name + "': input '" + in + "' does not exist");
+            preds[i].push_back(it->second);
+        }
+        QAT_RETURN_IF_ERROR(detail::checkArity(node));
+        if (node.type == OpType::Input)
+            inputNodes.push_back(static_cast<int>(i));
+    }
+    if (inputNodes.empty())
+        return Status::error("graph has no Input node; add one with attribute 'shape' (e.g. "
+                             "[28,28,1])");
+    if (inputNodes.size() > 1)
+        return Status::error("node '" + nodes[static_cast<size_t>(inputNodes[1])].name +
+                             "': a second Input node (the first is '" +
+                             nodes[static_cast<size_t>(inputNodes[0])].name +
+                             "'); exactly one Input node is supported");
+    if (!output.empty() && index.count(output) == 0)
+        return Status::error("output node '" + output + "' does not exist");
+
+    const std::vector<int> order = stableTopologicalOrder(preds);
+    if (order.size() != n)
+        return Status::error(describeCycle(nodes, preds, order));
+
+    // Infer shapes and check parameters in sorted order without touching the graph, so a
+    // failed finalize leaves it as it was.
+    std::vector<Shape> shapes(n);
+    std::vector<detail::Operand> operands;
+    for (int i : order) {
+        const Node& node = nodes[static_cast<size_t>(i)];
+        operands.clear();
+        for (size_t k = 0; k < node.inputs.size(); ++k)
+            operands.push_back(
+                {&node.inputs[k], &shapes[static_cast<size_t>(preds[static_cast<size_t>(i)][k])]});
+        auto shape = detail::inferShape(node, operands);
+        if (!shape)
+            return shape.status();
+        shapes[static_cast<size_t>(i)] = std::move(shape.value());
+
+        if (node.params.empty())
+            continue;
+        const auto specs =
+            detail::paramSpecs(node, operands.empty() ? Shape{} : *operands[0].shape);
+        for (const auto& [name, tensor] : node.params) {
+            auto spec = std::find_if(specs.begin(), specs.end(),
+                                     [&](const detail::ParamSpec& p) { return p.name == name; });
+            if (spec == specs.end()) {
+                std::string expected;
+                for (const auto& p : specs)
+                    expected += (expected.empty() ? "" : ", ") + p.name;
+                return Status::error("node '" + node.name + "': unexpected param '" + name + "' (" +
+                                     opTypeName(node.type) + " here takes " +
+                                     (expected.empty() ? std::string("no parameters") : expected) +
+                                     ")");
+            }
+            if (tensor.shape() != spec->shape || tensor.size() != shapeSize(spec->shape))
+                return Status::error("node '" + node.name + "': param '" + name + "' has shape " +
+                                     shapeToString(tensor.shape()) + " but " +
+                                     shapeToString(spec->shape) + " is required");
+        }
+    }
+
+    std::vector<Node> sorted;
+    sorted.reserve(n);
+    for (int i : order) {
+        sorted.push_back(std::move(nodes[static_cast<size_t>(i)]));
+        sorted.back().outputShape = std::move(shapes[static_cast<size_t>(i)]);
+    }
+    nodes = std::move(sorted);
+    m_index.clear();
+    m_index.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+        m_index.emplace(nodes[i].name, static_cast<int>(i));
+        if (nodes[i].type == OpType::Input)
+            m_inputIndex = static_cast<int>(i);
+    }
+    m_finalized = true;
+    return Status::ok();
+}
+
+int Graph::indexOf(const std::string& name) const {
+    auto it = m_index.find(name);
+    if (it != m_index.end() && it->second >= 0 && static_cast<size_t>(it->second) < nodes.size() &&
+        nodes[static_cast<size_t>(it->second)].name == name)
+        return it->second;
+    // Not cached (the graph was edited since finalize): scan.
+    for (size_t i = 0; i < nodes.size(); ++i)
+        if (nodes[i].name == name)
+            return static_cast<int>(i);
+    return -1;
+}
+
+Node* Graph::find(const std::string& name) {
+    const int i = indexOf(name);
+    return i < 0 ? nullptr : &nodes[static_cast<size_t>(i)];
+}
+
+const Node* Graph::find(const std::string& name) const {
+    const int i = indexOf(name);
+    return i < 0 ? nullptr : &nodes[static_cast<size_t>(i)];
+}
+
+const Node& Graph::inputNode() const {
+    if (m_inputIndex >= 0 && static_cast<size_t>(m_inputIndex) < nodes.size() &&
+        nodes[static_cast<size_t>(m_inputIndex)].type == OpType::Input)
+        return nodes[static_cast<size_t>(m_inputIndex)];
+    for (const Node& node : nodes)
+        if (node.type == OpType::Input)
+            return node;
+    assertFailed("graph has an Input node", __FILE__, __LINE__);
+}
+
+const Node& Graph::outputNode() const {
+    if (!output.empty()) {
+        const Node* node = find(output);
+        QAT_ASSERT(node != nullptr);
+        return *node;
+    }
+    QAT_ASSERT(!nodes.empty());
+    return nodes.back();
+}
+
+std::vector<std::string> Graph::consumers(const std::string& name) const {
+    std::vector<std::string> result;
+    for (const Node& node : nodes)
+        if (std::find(node.inputs.begin(), node.inputs.end(), name) != node.inputs.end())
+            result.push_back(node.name);
+    return result;
 }
 
 } // namespace qat
