@@ -91,9 +91,10 @@ TEST(FoldedBatchNorm, EvalOutputIsTheFoldedQuantizedConv) {
     Tensor wf(conv->params.at("weights").shape());
     std::vector<float> bias(4);
     for (int64_t o = 0; o < 4; ++o) {
-        const float s = bn->params.at("gamma")[o] /
-                        std::sqrt(bn->params.at("moving_var")[o] + 1e-5f);
-        bias[static_cast<size_t>(o)] = -s * bn->params.at("moving_mean")[o] + bn->params.at("beta")[o];
+        const float s =
+            bn->params.at("gamma")[o] / std::sqrt(bn->params.at("moving_var")[o] + 1e-5f);
+        bias[static_cast<size_t>(o)] =
+            -s * bn->params.at("moving_mean")[o] + bn->params.at("beta")[o];
         float absMax = 0;
         for (int64_t i = 0; i < 27; ++i)
             absMax = std::max(absMax, std::fabs(conv->params.at("weights")[o * 27 + i] * s));
@@ -186,7 +187,9 @@ TEST(FoldedBatchNorm, GradientsMatchFiniteDifferencesWithBatchStatistics) {
     checkFoldedGradients(false);
 }
 
-TEST(FoldedBatchNorm, GradientsMatchFiniteDifferencesWhenFrozen) { checkFoldedGradients(true); }
+TEST(FoldedBatchNorm, GradientsMatchFiniteDifferencesWhenFrozen) {
+    checkFoldedGradients(true);
+}
 
 TEST(FoldedBatchNorm, TrainingUsesBatchStatisticsUntilFrozen) {
     Graph g = convBnGraph(7);

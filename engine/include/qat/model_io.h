@@ -21,6 +21,15 @@ inline constexpr uint32_t kModelFormatVersion = 1;
 
 // Writes atomically (temp file + rename).
 Status saveModel(const Graph& graph, const std::string& path);
+// With a metadata JSON object (text) stored beside the graph; QAT Lab keeps the
+// quantization plan and observed ranges of quantized models there.
+Status saveModel(const Graph& graph, const std::string& path, const std::string& metadataJson);
+
+struct ModelFile {
+    Graph graph;
+    std::string metadata; // JSON object text, or "" when the file has none
+};
+Result<ModelFile> loadModelFile(const std::string& path);
 // Returns a finalized graph. Missing parameters are initialized from `seed`.
 // inputShape, when given, replaces the Input node's shape (only for files without weights).
 Result<Graph> loadModel(const std::string& path, std::optional<Shape> inputShape = std::nullopt,

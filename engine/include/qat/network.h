@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "qat/graph.h"
@@ -14,9 +15,17 @@
 
 namespace qat {
 
+// Training runs batch statistics, dropout, observers and STE masks; Eval is inference.
+enum class Phase { Train, Eval };
+
+struct ParamSlot {
+    std::string name; // "<node>/<param>"
+    Tensor* value = nullptr;
+    Tensor* grad = nullptr;
+    bool decay = true; // weight decay applies (false for biases and BN parameters)
+};
+
 class Layer;
-enum class Phase;
-struct ParamSlot;
 class QuantRuntime;
 struct QuantPlan;
 struct QatOptions;
@@ -83,8 +92,8 @@ private:
     std::vector<Tensor> m_act;
     std::vector<Tensor> m_diff;
     std::vector<Tensor> m_scratch;
-    std::vector<Tensor> m_actQ;  // fake-quantized outputs (quantized networks)
-    std::vector<bool> m_useQ;    // consumers read m_actQ[i]
+    std::vector<Tensor> m_actQ;   // fake-quantized outputs (quantized networks)
+    std::vector<bool> m_useQ;     // consumers read m_actQ[i]
     std::vector<bool> m_absorbed; // node executed inside another node's layer (conv of a folded BN)
     std::unique_ptr<QuantRuntime> m_quant;
     int64_t m_batch = 0;

@@ -43,31 +43,43 @@ Status calibrate(Network& net, const Dataset& data, int64_t batches, int64_t bat
 // the float weights the way the simulation and the integer model both do (BN folded
 // with running statistics when the block has BN).
 struct FoldedWeights {
-    Tensor weights;               // folded float weights, the node's layout
-    std::vector<float> bias;      // folded bias per output channel
+    Tensor weights;                  // folded float weights, the node's layout
+    std::vector<float> bias;         // folded bias per output channel
     std::vector<QuantParams> params; // per channel (axis) or one
     int axis = 0;
 };
 Result<FoldedWeights> foldedBlockWeights(const Graph& graph, const QuantBlock& block,
                                          const QuantizerConfig& config);
 
+// A quantized model on disk: the .qatm of the float graph with the plan and the observed
+// ranges in its metadata, enough to rebuild the fake-quant network or the integer model.
+Status saveQuantizedModel(const Graph& graph, const QuantPlan& plan, const QuantState& state,
+                          const std::string& path);
+struct QuantizedModelFile {
+    Graph graph;
+    bool quantized = false; // false: a float model (no plan in the file)
+    QuantPlan plan;
+    QuantState state;
+};
+Result<QuantizedModelFile> loadQuantizedModel(const std::string& path);
+
 enum class QuantMode { Ptq, Qat };
 const char* quantModeName(QuantMode mode);
 
 struct QuantizeConfig {
     QuantMode mode = QuantMode::Qat;
-    TrainConfig train;                // QAT fine-tuning schedule
-    int64_t calibrationBatches = 32;  // PTQ calibration (also QAT's starting ranges)
+    TrainConfig train;               // QAT fine-tuning schedule
+    int64_t calibrationBatches = 32; // PTQ calibration (also QAT's starting ranges)
     int64_t calibrationBatchSize = 64;
     QatOptions qat;
-    int64_t evalLimit = 0;            // 0 = whole test split
+    int64_t evalLimit = 0; // 0 = whole test split
 };
 
 struct QuantizeResult {
     double floatAccuracy = 0;     // the float model before quantization
     double fakeQuantAccuracy = 0; // the fake-quant network after PTQ or QAT
     QuantState state;
-    TrainResult training;         // QAT only
+    TrainResult training; // QAT only
     bool cancelled = false;
 };
 

@@ -392,7 +392,7 @@ Result<LoadedDocument> openContainer(const std::string& bytes) {
 }
 
 Result<Graph> loadModelImpl(const std::string& path, const std::optional<Shape>& inputShape,
-                            uint64_t seed) {
+                            uint64_t seed, std::string* metadata = nullptr) {
     auto bytesOr = readWholeFile(path);
     if (!bytesOr)
         return bytesOr.status();
@@ -426,6 +426,14 @@ Result<Graph> loadModelImpl(const std::string& path, const std::optional<Shape>&
     auto graphOr = parseDocumentGraph(loaded.doc);
     if (!graphOr)
         return graphOr;
+    if (metadata) {
+        metadata->clear();
+        if (loaded.doc.contains("metadata")) {
+            if (!loaded.doc["metadata"].is_object())
+                return Status::error("\"metadata\" must be an object");
+            *metadata = loaded.doc["metadata"].dump();
+        }
+    }
     Graph graph = std::move(graphOr.value());
     const bool hasTable = loaded.doc.contains("params");
     if (hasTable && !loaded.doc["params"].is_array())
@@ -463,7 +471,9 @@ Result<Graph> loadModelImpl(const std::string& path, const std::optional<Shape>&
 
 } // namespace
 
-Status saveModel(const Graph& graph, const std::string& path) {
+Status saveModel(const Graph& graph, const std::string& path) { return saveModel(graph, path, ""); }
+
+Status saveModel(const Graph& graph, const std::string& path, const std::string& metadataJson) {
     const fs::path dir = fs::path(path).parent_path();
     std::error_code ec;
     if (!dir.empty() && !fs::is_directory(dir, ec))
@@ -487,11 +497,17 @@ Status saveModel(const Graph& graph, const std::string& path) {
             offset += count;
         }
     }
-    const OrderedJson doc{{"format", kFormatName},
-                          {"version", kModelFormatVersion},
-                          {"graph", graphObject(graph)},
-                          {"params", std::move(table)},
-                          {"blob_bytes", offset * 4}};
+    OrderedJson doc{{"format", kFormatName},
+                    {"version", kModelFormatVersion},
+                    {"graph", graphObject(graph)},
+                    {"params", std::move(table)},
+                    {"blob_bytes", offset * 4}};
+    if (!metadataJson.empty()) {
+        OrderedJson meta = OrderedJson::parse(metadataJson, nullptr, false);
+        if (meta.is_discarded() || !meta.is_object())
+            return Status::error(path + ": internal: model metadata is not a JSON object");
+        doc["metadata"] = std::move(meta);
+    }
     const std::string text = doc.dump();
     std::string file(kMagic, sizeof kMagic);
     putU32(file, kModelFormatVersion);
@@ -512,6 +528,15 @@ Result<Graph> loadModel(const std::string& path, std::optional<Shape> inputShape
     if (!graph)
         return graph.status().withContext(path);
     return graph;
+}
+
+Result<ModelFile> loadModelFile(const std::string& path) {
+    ModelFile f;
+    auto graph = loadModelImpl(path, std::nullopt, 0, &f.metadata);
+    if (!graph)
+        return graph.status().withContext(path);
+    f.graph = std::move(graph).value();
+    return f;
 }
 
 std::string graphToJson(const Graph& graph) {

@@ -10,19 +10,11 @@
 #include <vector>
 
 #include "qat/graph.h"
+#include "qat/network.h"
 #include "qat/status.h"
 #include "qat/tensor.h"
 
 namespace qat {
-
-enum class Phase { Train, Eval };
-
-struct ParamSlot {
-    std::string name; // "<node>/<param>"
-    Tensor* value = nullptr;
-    Tensor* grad = nullptr;
-    bool decay = true; // weight decay applies (false for biases and BN parameters)
-};
 
 class Layer {
 public:

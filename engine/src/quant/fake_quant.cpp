@@ -169,8 +169,8 @@ std::pair<float, float> estimateRange(const float* values, int64_t n,
         std::vector<float> v = subsample(values, n);
         const double keep = std::clamp(config.percentile, 50.0, 100.0) / 100.0;
         auto at = [&](double q) {
-            const size_t k = static_cast<size_t>(
-                std::llround(q * static_cast<double>(v.size() - 1)));
+            const size_t k =
+                static_cast<size_t>(std::llround(q * static_cast<double>(v.size() - 1)));
             std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
             return v[k];
         };

@@ -28,7 +28,9 @@ bool isSameScaleOp(OpType type) {
 
 namespace {
 
-bool isFusableActivation(OpType t) { return t == OpType::ReLU || t == OpType::ReLU6; }
+bool isFusableActivation(OpType t) {
+    return t == OpType::ReLU || t == OpType::ReLU6;
+}
 
 bool isStandaloneActivation(OpType t) {
     switch (t) {
@@ -280,8 +282,9 @@ Status quantizerFromJson(const json& j, QuantizerConfig& q, const std::string& w
         } else if (key == "symmetric" || key == "narrow_range" || key == "per_axis") {
             if (!v.is_boolean())
                 return Status::error(field + ": expected true or false");
-            (key == "symmetric" ? q.symmetric : key == "narrow_range" ? q.narrowRange : q.perAxis) =
-                v.get<bool>();
+            (key == "symmetric"      ? q.symmetric
+             : key == "narrow_range" ? q.narrowRange
+                                     : q.perAxis) = v.get<bool>();
         } else if (key == "estimator") {
             if (!v.is_string())
                 return Status::error(field + ": expected a string");
@@ -344,8 +347,8 @@ Result<QuantPlan> planFromJson(const std::string& text, const Graph& graph,
         if (key == "format" || key == "version" || key == "preset")
             continue;
         if (key == "input") {
-            QAT_RETURN_IF_ERROR(quantizerFromJson(it.value(), plan->input, "input")
-                                    .withContext(sourceName));
+            QAT_RETURN_IF_ERROR(
+                quantizerFromJson(it.value(), plan->input, "input").withContext(sourceName));
         } else if (key == "layers") {
             if (!it.value().is_object())
                 return Status::error(sourceName + ": 'layers' must be an object keyed by layer");
@@ -489,9 +492,16 @@ QuantTopology analyzeQuantization(const Graph& graph, const QuantPlan& plan) {
         QuantPoint p;
         p.owner = node.name;
         p.config = cfg->activations;
-        if (blk.kind == BlockKind::Softmax) {
+        if (blk.kind == BlockKind::Softmax || node.type == OpType::Sigmoid) {
+            // TFLite's fixed output grids: [0, 1) over the whole integer range.
             p.fixed = true;
             p.fixedParams = softmaxOutputParams(cfg->activations);
+        } else if (node.type == OpType::Tanh) {
+            p.fixed = true; // [-1, 1): scale 1/128 at 8 bits, zero point 0
+            p.fixedParams.qmin = static_cast<int32_t>(cfg->activations.qmin());
+            p.fixedParams.qmax = static_cast<int32_t>(cfg->activations.qmax());
+            p.fixedParams.zeroPoint = 0;
+            p.fixedParams.scale = 1.0f / static_cast<float>(p.fixedParams.qmax + 1);
         }
         t.points.push_back(p);
         t.paramsOf[i] = static_cast<int>(t.points.size() - 1);
@@ -510,7 +520,8 @@ QuantTopology analyzeQuantization(const Graph& graph, const QuantPlan& plan) {
         for (const auto& in : node.inputs) {
             std::vector<size_t> chain;
             size_t k = idx(in);
-            while (isSameScaleOp(graph.nodes[k].type) && graph.consumers(graph.nodes[k].name).size() == 1) {
+            while (isSameScaleOp(graph.nodes[k].type) &&
+                   graph.consumers(graph.nodes[k].name).size() == 1) {
                 chain.push_back(k);
                 k = idx(graph.nodes[k].inputs[0]);
             }

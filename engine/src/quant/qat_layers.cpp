@@ -111,7 +111,8 @@ void QatWeightLayer::backward(const std::vector<const Tensor*>& src, const Tenso
 std::vector<ParamSlot> QatWeightLayer::params() {
     if (m_gradW.empty())
         m_gradW = Tensor(m_node.params.at("weights").shape());
-    std::vector<ParamSlot> p{{m_node.name + "/weights", &m_node.params.at("weights"), &m_gradW, true}};
+    std::vector<ParamSlot> p{
+        {m_node.name + "/weights", &m_node.params.at("weights"), &m_gradW, true}};
     if (m_hasBias) {
         if (m_gradB.empty())
             m_gradB = Tensor(m_node.params.at("bias").shape());
@@ -214,15 +215,16 @@ void FoldedBnLayer::forward(const std::vector<const Tensor*>& src, Tensor& dst, 
         const double var = sumSq[static_cast<size_t>(c)] / rows;
         m_invStd[static_cast<size_t>(c)] = static_cast<float>(1.0 / std::sqrt(var + eps));
         const double unbiased = rows > 1 ? var * rows / (rows - 1) : var;
-        rmean[c] = static_cast<float>((1 - momentum) * rmean[c] + momentum * m_mean[static_cast<size_t>(c)]);
+        rmean[c] = static_cast<float>((1 - momentum) * rmean[c] +
+                                      momentum * m_mean[static_cast<size_t>(c)]);
         rvar[c] = static_cast<float>((1 - momentum) * rvar[c] + momentum * unbiased);
     }
 #pragma omp parallel for if (rows * channels > (1 << 15)) schedule(static)
     for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < channels; ++c) {
             const size_t cc = static_cast<size_t>(c);
-            y[r * channels + c] = static_cast<float>(
-                gamma[c] * (u(r, c) - m_mean[cc]) * m_invStd[cc] + beta[c]);
+            y[r * channels + c] =
+                static_cast<float>(gamma[c] * (u(r, c) - m_mean[cc]) * m_invStd[cc] + beta[c]);
         }
 }
 
@@ -248,7 +250,8 @@ void FoldedBnLayer::backward(const std::vector<const Tensor*>& src, const Tensor
         return static_cast<double>(z[r * channels + c]) / s[c] + (bias ? bias[c] : 0.0f);
     };
     std::vector<double> dbeta, dgamma;
-    channelReduce(rows, channels, dbeta, [&](int64_t r, int64_t c) { return dy[r * channels + c]; });
+    channelReduce(rows, channels, dbeta,
+                  [&](int64_t r, int64_t c) { return dy[r * channels + c]; });
     if (m_trainedLast) {
         auto xhat = [&](int64_t r, int64_t c) {
             const size_t cc = static_cast<size_t>(c);
@@ -261,8 +264,9 @@ void FoldedBnLayer::backward(const std::vector<const Tensor*>& src, const Tensor
         for (int64_t r = 0; r < rows; ++r)
             for (int64_t c = 0; c < channels; ++c) {
                 const size_t cc = static_cast<size_t>(c);
-                const double du = gamma[c] * m_invStd[cc] / rows *
-                                  (rows * dy[r * channels + c] - dbeta[cc] - xhat(r, c) * dgamma[cc]);
+                const double du =
+                    gamma[c] * m_invStd[cc] / rows *
+                    (rows * dy[r * channels + c] - dbeta[cc] - xhat(r, c) * dgamma[cc]);
                 dz[r * channels + c] = static_cast<float>(du / s[c]);
             }
         // d(bias): sum of du, which is zero by construction of batch normalization.
@@ -298,7 +302,8 @@ std::vector<ParamSlot> FoldedBnLayer::params() {
     ensure(m_gradW, m_conv.params.at("weights"));
     ensure(m_gradGamma, m_bn.params.at("gamma"));
     ensure(m_gradBeta, m_bn.params.at("beta"));
-    std::vector<ParamSlot> p{{m_conv.name + "/weights", &m_conv.params.at("weights"), &m_gradW, true}};
+    std::vector<ParamSlot> p{
+        {m_conv.name + "/weights", &m_conv.params.at("weights"), &m_gradW, true}};
     if (m_hasBias) {
         ensure(m_gradB, m_conv.params.at("bias"));
         p.push_back({m_conv.name + "/bias", &m_conv.params.at("bias"), &m_gradB, false});

@@ -76,10 +76,10 @@ private:
     bool m_trainedLast = false; // whether the last forward used batch statistics
     std::vector<QuantParams> m_params;
     std::vector<uint8_t> m_mask;
-    std::vector<float> m_s;        // gamma / sqrt(running_var + eps) per channel
-    std::vector<float> m_invStd;   // 1 / sqrt(var_B + eps) of the last training forward
-    std::vector<float> m_mean;     // mean_B of the last training forward
-    Tensor m_z;                    // conv output of the last forward
+    std::vector<float> m_s;      // gamma / sqrt(running_var + eps) per channel
+    std::vector<float> m_invStd; // 1 / sqrt(var_B + eps) of the last training forward
+    std::vector<float> m_mean;   // mean_B of the last training forward
+    Tensor m_z;                  // conv output of the last forward
     Tensor m_diffZ;
     Tensor m_gradW, m_gradB, m_gradGamma, m_gradBeta;
 };

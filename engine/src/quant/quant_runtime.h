@@ -43,7 +43,7 @@ private:
     QatOptions m_options;
     QuantTopology m_topo;
     std::vector<std::string> m_nodeNames;
-    std::vector<Observer> m_observers; // per point
+    std::vector<Observer> m_observers;         // per point
     std::vector<std::vector<uint8_t>> m_masks; // per node
     std::vector<bool> m_masked;                // per node: last apply produced a mask
     bool m_fqEnabled = true;

@@ -81,7 +81,9 @@ Result<FoldedWeights> foldedBlockWeights(const Graph& graph, const QuantBlock& b
 
 namespace qat {
 
-const char* quantModeName(QuantMode mode) { return mode == QuantMode::Ptq ? "ptq" : "qat"; }
+const char* quantModeName(QuantMode mode) {
+    return mode == QuantMode::Ptq ? "ptq" : "qat";
+}
 
 Result<QuantizeResult> quantizeModel(Graph& graph, const QuantPlan& plan, const Dataset& trainSet,
                                      const Dataset& testSet, const QuantizeConfig& config,
@@ -124,6 +126,60 @@ Result<QuantizeResult> quantizeModel(Graph& graph, const QuantPlan& plan, const 
     result.state = net.quantState();
     result.cancelled = cancel && cancel->isCancelled();
     return result;
+}
+
+} // namespace qat
+
+#include <nlohmann/json.hpp>
+
+#include "qat/model_io.h"
+
+namespace qat {
+
+Status saveQuantizedModel(const Graph& graph, const QuantPlan& plan, const QuantState& state,
+                          const std::string& path) {
+    nlohmann::json ranges = nlohmann::json::array();
+    for (const auto& r : state.ranges)
+        ranges.push_back(
+            {{"owner", r.owner}, {"lo", r.lo}, {"hi", r.hi}, {"initialized", r.initialized}});
+    const nlohmann::json meta{
+        {"quantization",
+         {{"plan", nlohmann::json::parse(planToJson(plan))}, {"ranges", std::move(ranges)}}}};
+    return saveModel(graph, path, meta.dump());
+}
+
+Result<QuantizedModelFile> loadQuantizedModel(const std::string& path) {
+    auto file = loadModelFile(path);
+    if (!file)
+        return file.status();
+    QuantizedModelFile out;
+    out.graph = std::move(file->graph);
+    if (file->metadata.empty())
+        return out;
+    const auto meta = nlohmann::json::parse(file->metadata, nullptr, false);
+    if (meta.is_discarded() || !meta.contains("quantization"))
+        return out;
+    const auto& q = meta["quantization"];
+    if (!q.is_object() || !q.contains("plan") || !q.contains("ranges") || !q["ranges"].is_array())
+        return Status::error(path +
+                             ": quantization metadata is incomplete (needs plan and ranges)");
+    auto plan = planFromJson(q["plan"].dump(), out.graph, path + " (plan)");
+    if (!plan)
+        return plan.status();
+    out.plan = std::move(plan).value();
+    for (const auto& r : q["ranges"]) {
+        if (!r.is_object() || !r.contains("owner") || !r["owner"].is_string() ||
+            !r.contains("lo") || !r["lo"].is_number() || !r.contains("hi") || !r["hi"].is_number())
+            return Status::error(path + ": a quantization range entry is malformed");
+        ObservedRange o;
+        o.owner = r["owner"].get<std::string>();
+        o.lo = r["lo"].get<float>();
+        o.hi = r["hi"].get<float>();
+        o.initialized = r.value("initialized", true);
+        out.state.ranges.push_back(o);
+    }
+    out.quantized = true;
+    return out;
 }
 
 } // namespace qat
