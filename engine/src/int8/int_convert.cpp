@@ -392,6 +392,12 @@ Status Converter::convertWeighted(const QuantBlock& b) {
         op.multiplier.push_back(m);
         op.shift.push_back(s);
     }
+    if (w.scales.size() == 1) { // per-tensor weights: one bias scale too (Arm NN checks)
+        bias.scales.resize(1);
+        bias.zeroPoints.resize(1);
+    } else {
+        bias.axis = 0;
+    }
     m_model.tensors.push_back(std::move(w));
     m_model.tensors.push_back(std::move(bias));
     const int wi = static_cast<int>(m_model.tensors.size() - 2);
