@@ -338,3 +338,29 @@ TEST(Calibration, InputRangeFollowsTheData) {
 
 } // namespace
 } // namespace qat
+
+namespace qat {
+namespace {
+
+// Add(x, x) must receive twice the gradient (the operand is repeated within one node).
+TEST(NetworkBackward, RepeatedOperandGetsBothGradients) {
+    Graph g;
+    Node in = makeNode("input", OpType::Input, {});
+    in.attrs.set("shape", std::vector<int64_t>{3});
+    Node add = makeNode("add", OpType::Add, {"input", "input"});
+    g.nodes = {in, add};
+    ASSERT_TRUE(g.finalize().isOk());
+    auto net = Network::create(g);
+    ASSERT_TRUE(net.isOk());
+    net.value()->setComputeInputGradient(true);
+    Tensor x({2, 3}, 0.5f);
+    net.value()->forward(x, Phase::Train);
+    Tensor r({2, 3}, std::vector<float>{1, 2, 3, 4, 5, 6});
+    net.value()->backward(r);
+    const Tensor& dx = net.value()->inputGradient();
+    for (int64_t i = 0; i < 6; ++i)
+        EXPECT_FLOAT_EQ(dx[i], 2.0f * r[i]);
+}
+
+} // namespace
+} // namespace qat

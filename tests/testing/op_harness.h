@@ -45,13 +45,34 @@ inline Tensor runForward(Layer& layer, const std::vector<Tensor>& src, Phase pha
     return dst;
 }
 
+// Runs backward of the last forward. diffSrc tensors start as NaN so that a layer which
+// accumulates into them instead of overwriting them fails visibly; inputs whose
+// needGrad entry is false get a nullptr (returned as an empty Tensor).
+inline std::vector<Tensor> runBackward(Layer& layer, const std::vector<Tensor>& src,
+                                       const Tensor& dst, const Tensor& diffDst,
+                                       const std::vector<bool>& needGrad = {}) {
+    std::vector<const Tensor*> srcPtrs;
+    for (auto& t : src)
+        srcPtrs.push_back(&t);
+    std::vector<Tensor> diffSrc;
+    std::vector<Tensor*> diffPtrs;
+    diffSrc.reserve(src.size());
+    for (size_t i = 0; i < src.size(); ++i) {
+        const bool need = i >= needGrad.size() || needGrad[i];
+        diffSrc.push_back(need ? Tensor(src[i].shape(), std::nanf("")) : Tensor());
+        diffPtrs.push_back(need ? &diffSrc.back() : nullptr);
+    }
+    layer.backward(srcPtrs, dst, diffDst, diffPtrs);
+    return diffSrc;
+}
+
 inline void expectClose(const Tensor& got, const std::vector<double>& ref,
                         double absTol = kForwardAbs, double relTol = kForwardRel) {
     ASSERT_EQ(got.size(), static_cast<int64_t>(ref.size()));
     int bad = 0;
     for (int64_t i = 0; i < got.size(); ++i) {
         double tol = absTol + relTol * std::abs(ref[i]);
-        if (std::abs(got[i] - ref[i]) > tol && bad++ < 5)
+        if (!(std::abs(got[i] - ref[i]) <= tol) && bad++ < 5) // NaN counts as a mismatch
             ADD_FAILURE() << "element " << i << ": got " << got[i] << " want " << ref[i];
     }
     EXPECT_EQ(bad, 0) << bad << " elements out of tolerance";
@@ -71,9 +92,10 @@ inline void checkGradients(Node& node, std::vector<Tensor> src, uint32_t seed = 
     Tensor dst = runForward(*layer, src);
     Tensor r = randomTensor(dst.shape(), seed + 1);
 
+    // NaN-filled: backward must overwrite diffSrc, not accumulate into it.
     std::vector<Tensor> diffSrc;
     for (auto& t : src)
-        diffSrc.emplace_back(t.shape());
+        diffSrc.emplace_back(t.shape(), std::nanf(""));
     std::vector<Tensor*> diffPtrs;
     for (auto& t : diffSrc)
         diffPtrs.push_back(&t);

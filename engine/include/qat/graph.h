@@ -78,6 +78,7 @@ public:
     void set(const std::string& key, AttrValue value) { m_values[key] = std::move(value); }
     void set(const std::string& key, int value) { m_values[key] = static_cast<int64_t>(value); }
     void set(const std::string& key, const char* value) { m_values[key] = std::string(value); }
+    void set(const std::string& key, double value) { m_values[key] = value; }
     int64_t getInt(const std::string& key, int64_t fallback) const;
     double getFloat(const std::string& key, double fallback) const;
     std::string getString(const std::string& key, const std::string& fallback) const;

@@ -197,6 +197,7 @@ void Network::backwardFrom(size_t start, const Tensor& diff) {
     has[start] = true;
     std::vector<const Tensor*> src;
     std::vector<Tensor*> diffSrc;
+    m_extra.clear();
     for (size_t ii = start + 1; ii-- > 0;) {
         if (!has[ii] || !m_layers[ii])
             continue;
@@ -208,8 +209,15 @@ void Network::backwardFrom(size_t start, const Tensor& diff) {
         for (size_t k = 0; k < inputs.size(); ++k) {
             const size_t p = static_cast<size_t>(inputs[k]);
             src.push_back(&out(p));
+            // An operand repeated within this node (Add(x, x)) must not alias the first.
+            const bool repeated =
+                std::find(inputs.begin(), inputs.begin() + static_cast<std::ptrdiff_t>(k),
+                          inputs[k]) != inputs.begin() + static_cast<std::ptrdiff_t>(k);
             if (!m_layers[p] && !m_needInputGrad) {
                 diffSrc.push_back(nullptr); // the model input needs no gradient
+            } else if (repeated) {
+                m_extra.emplace_back(m_act[p].shape());
+                diffSrc.push_back(&m_extra.back());
             } else if (!has[p]) {
                 m_diff[p].resize(m_act[p].shape());
                 diffSrc.push_back(&m_diff[p]);
@@ -224,13 +232,15 @@ void Network::backwardFrom(size_t start, const Tensor& diff) {
             const size_t p = static_cast<size_t>(inputs[k]);
             if (!diffSrc[k])
                 continue;
-            if (has[p]) {
-                float* d = m_diff[p].data();
-                const float* s = m_scratch[p].data();
-                for (int64_t e = 0; e < m_diff[p].size(); ++e)
-                    d[e] += s[e];
+            if (diffSrc[k] == &m_diff[p]) { // first gradient for p: written in place
+                has[p] = true;
+                continue;
             }
-            has[p] = true;
+            // Fan-out scratch or a repeated operand: accumulate.
+            float* d = m_diff[p].data();
+            const float* s = diffSrc[k]->data();
+            for (int64_t e = 0; e < m_diff[p].size(); ++e)
+                d[e] += s[e];
         }
     }
     // The input's own quantizer: no gradient for inputs clipped by its grid.
