@@ -26,147 +26,19 @@
 #include "qat/model_io.h"
 #include "qat/network.h"
 #include "qat/tflite_export.h"
+#include "testing/litert.h"
 #include "testing/tflite_test_graphs.h"
 
 namespace qat {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace qat::testing;
 
 constexpr uint64_t kSeed = 7;
 constexpr int64_t kImages = 16;
 // Float32 runtimes differ in summation order and transcendental implementations only.
 constexpr double kRelTolerance = 1e-4;
-
-std::string shellQuote(const std::string& s) {
-    std::string q = "'";
-    for (char c : s) {
-        if (c == '\'')
-            q += "'\\''";
-        else
-            q += c;
-    }
-    return q + "'";
-}
-
-// $QAT_NODE, else the first `node` on PATH; empty if none.
-std::string findNode() {
-    if (const char* env = std::getenv("QAT_NODE"); env && *env)
-        return ::access(env, X_OK) == 0 ? env : "";
-    const char* path = std::getenv("PATH");
-    std::stringstream dirs(path ? path : "");
-    std::string dir;
-    while (std::getline(dirs, dir, ':')) {
-        const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "node";
-        if (::access(candidate.c_str(), X_OK) == 0)
-            return candidate.string();
-    }
-    return "";
-}
-
-struct LiteRt {
-    std::string node;
-    fs::path runner;
-    std::string unavailable; // why the tests must skip; empty when usable
-};
-
-const LiteRt& liteRt() {
-    static const LiteRt lrt = [] {
-        LiteRt l;
-        const fs::path dir = fs::path(QAT_SOURCE_DIR) / "tests" / "interop";
-        l.runner = dir / "litert_runner.mjs";
-        l.node = findNode();
-        if (l.node.empty())
-            l.unavailable = "Node.js (node) is not on PATH";
-        else if (!fs::exists(dir / "node_modules" / "@litertjs" / "core" / "package.json"))
-            l.unavailable = "the npm package @litertjs/core is not installed in " + dir.string();
-        return l;
-    }();
-    return lrt;
-}
-
-#define SKIP_WITHOUT_LITERT()                                                                      \
-    do {                                                                                           \
-        if (!liteRt().unavailable.empty())                                                         \
-            GTEST_SKIP() << "LiteRT interop test skipped: " << liteRt().unavailable                \
-                         << " (run scripts/setup; it needs Node.js >= 20 and npm)";                \
-    } while (0)
-
-class TempDir {
-public:
-    explicit TempDir(const std::string& tag) {
-        m_path =
-            fs::temp_directory_path() / ("qat_interop_" + std::to_string(::getpid()) + "_" + tag);
-        fs::remove_all(m_path);
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return m_path / name; }
-
-private:
-    fs::path m_path;
-};
-
-template <typename T> void writeRaw(const fs::path& path, const std::vector<T>& values) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(values.data()),
-              static_cast<std::streamsize>(values.size() * sizeof(T)));
-}
-
-struct RunResult {
-    std::vector<char> outputs; // raw bytes in the output's dtype
-    std::string summary;       // the runner's JSON line
-    std::string error;         // empty on success
-};
-
-// Runs the samples in `inputs` (raw, in the model input's dtype) through a .tflite file in
-// LiteRT with litert_runner.mjs.
-template <typename T>
-RunResult runLiteRt(const std::vector<uint8_t>& model, const std::vector<T>& inputs,
-                    const std::string& tag) {
-    RunResult r;
-    TempDir dir(tag);
-    writeRaw(dir / "model.tflite", model);
-    writeRaw(dir / "input.bin", inputs);
-    const std::string cmd = shellQuote(liteRt().node) + " " + shellQuote(liteRt().runner) + " " +
-                            shellQuote((dir / "model.tflite").string()) + " " +
-                            shellQuote((dir / "input.bin").string()) + " " +
-                            shellQuote((dir / "output.bin").string()) + " 2>" +
-                            shellQuote((dir / "stderr.txt").string());
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (!pipe) {
-        r.error = "cannot start: " + cmd;
-        return r;
-    }
-    char buf[4096];
-    size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0)
-        r.summary.append(buf, n);
-    const int status = ::pclose(pipe);
-    while (!r.summary.empty() && (r.summary.back() == '\n' || r.summary.back() == '\r'))
-        r.summary.pop_back();
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        std::ifstream err(dir / "stderr.txt");
-        const std::string stderrText((std::istreambuf_iterator<char>(err)),
-                                     std::istreambuf_iterator<char>());
-        r.error = "runner failed (status " + std::to_string(status) + "): " + r.summary + "\n" +
-                  stderrText.substr(0, 4000);
-        return r;
-    }
-    std::ifstream out(dir / "output.bin", std::ios::binary);
-    r.outputs.assign(std::istreambuf_iterator<char>(out), std::istreambuf_iterator<char>());
-    return r;
-}
-
-template <typename T> std::vector<T> as(const std::vector<char>& bytes) {
-    std::vector<T> values(bytes.size() / sizeof(T));
-    std::copy(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(values.size() * sizeof(T)),
-              reinterpret_cast<char*>(values.data()));
-    return values;
-}
 
 const Dataset& sampleImages() {
     static const Dataset data = [] {
@@ -199,7 +71,7 @@ void expectLiteRtMatchesEngine(Graph& graph, const std::string& tag) {
     const int64_t classes = ref.size() / kImages;
     ASSERT_EQ(ref.size(), kImages * classes);
 
-    const RunResult run = runLiteRt(*model, data.images, tag);
+    const LiteRtRun run = runLiteRt(*model, data.images, tag);
     ASSERT_TRUE(run.error.empty()) << run.error;
     const std::vector<float> lrt = as<float>(run.outputs);
     ASSERT_EQ(static_cast<int64_t>(lrt.size()), ref.size()) << run.summary;
@@ -304,7 +176,7 @@ TEST(LiteRtRunner, RunsInt8ModelsAndSplitsSamplesIntoBatches) {
     std::vector<int8_t> samples(4 * 8);
     for (size_t i = 0; i < samples.size(); ++i)
         samples[i] = static_cast<int8_t>(static_cast<int>(i * 37 % 256) - 128);
-    const RunResult run = runLiteRt(*model, samples, "int8-relu");
+    const LiteRtRun run = runLiteRt(*model, samples, "int8-relu");
     ASSERT_TRUE(run.error.empty()) << run.error;
     std::printf("[ LiteRT   ] int8-relu: %s\n", run.summary.c_str());
     EXPECT_NE(run.summary.find("\"runs\":2"), std::string::npos) << run.summary;
@@ -315,7 +187,7 @@ TEST(LiteRtRunner, RunsInt8ModelsAndSplitsSamplesIntoBatches) {
         EXPECT_EQ(got[i], std::max<int8_t>(samples[i], -3)) << "value " << i;
 
     // A sample count that does not fill the batch is refused with a message.
-    const RunResult bad = runLiteRt(*model, std::vector<int8_t>(12, 0), "int8-relu-partial");
+    const LiteRtRun bad = runLiteRt(*model, std::vector<int8_t>(12, 0), "int8-relu-partial");
     EXPECT_FALSE(bad.error.empty());
     EXPECT_NE(bad.error.find("whole number"), std::string::npos) << bad.error;
 }
