@@ -10,8 +10,11 @@
 // QUANTIZE. Operator versions follow TFLite's op_version.cc for int8 (DESIGN.md).
 #pragma once
 
+#include <span>
 #include <string>
 #include <vector>
+
+#include "qat/dataset.h"
 
 #include "qat/int_model.h"
 #include "qat/tflite_export.h"
@@ -31,5 +34,25 @@ Result<std::vector<uint8_t>> exportIntTfliteBytes(const IntModel& model,
 Status exportIntTflite(const IntModel& model, const std::string& path,
                        const IntExportOptions& options = {}, TfliteExportReport* report = nullptr,
                        std::vector<std::string>* warnings = nullptr);
+
+// Reads an integer (or mixed-precision) .tflite back into an IntModel: exactly what the
+// file holds, with requantization parameters recomputed from its scales as a runtime does.
+Result<IntModel> readIntTflite(std::span<const uint8_t> bytes);
+
+// Export validation: the model read back from the file vs the integer model it came
+// from, both on the reference executor, over the first `count` images.
+struct ExportValidation {
+    int64_t images = 0;
+    int64_t values = 0;           // output values compared
+    int64_t maxLsbDifference = 0; // integer outputs
+    int64_t valuesOverOneLsb = 0;
+    double maxAbsDifference = 0; // float outputs (float-I/O models)
+    int64_t top1Agreements = 0;
+    bool passed() const {
+        return valuesOverOneLsb == 0 && maxAbsDifference <= 1.0 / 256 && top1Agreements == images;
+    }
+};
+Result<ExportValidation> validateIntTflite(std::span<const uint8_t> bytes, const IntModel& model,
+                                           const Dataset& images, int64_t count = 64);
 
 } // namespace qat

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "int8/int_params.h"
 #include "qat/int_model.h"
 #include "quant/observer.h"
 
@@ -139,7 +140,6 @@ private:
     bool isInt(int tensor) const {
         return m_model.tensors[static_cast<size_t>(tensor)].type != IntDType::Float32;
     }
-    void computeActClamp(IntOp& op, const IntTensor& out, OpType act);
 
     const Graph& m_graph;
     const QuantPlan& m_plan;
@@ -237,23 +237,6 @@ Status Converter::ensureInt(int tensor, int point, const std::string& layer, int
     m_intCopy[{tensor, point}] = q;
     out = q;
     return Status::ok();
-}
-
-void Converter::computeActClamp(IntOp& op, const IntTensor& out, OpType act) {
-    const QuantParams p = out.params();
-    auto q = [&](double v) {
-        return p.zeroPoint + static_cast<int32_t>(std::round(v / static_cast<double>(p.scale)));
-    };
-    op.actMin = p.qmin;
-    op.actMax = p.qmax;
-    if (act == OpType::ReLU) {
-        op.activation = FusedActivation::Relu;
-        op.actMin = std::max(p.qmin, q(0.0));
-    } else if (act == OpType::ReLU6) {
-        op.activation = FusedActivation::Relu6;
-        op.actMin = std::max(p.qmin, q(0.0));
-        op.actMax = std::min(p.qmax, q(6.0));
-    }
 }
 
 Status Converter::convertWeighted(const QuantBlock& b) {
@@ -386,12 +369,8 @@ Status Converter::convertWeighted(const QuantBlock& b) {
             bias.ints64.push_back(static_cast<int64_t>(q));
         else
             bias.ints.push_back(static_cast<int32_t>(q));
-        int32_t m;
-        int s;
-        quantizeMultiplier(inScale * ws / static_cast<double>(outP.scale), m, s);
-        op.multiplier.push_back(m);
-        op.shift.push_back(s);
     }
+    int8::setConvMultipliers(op, inScale, w.scales, channels, static_cast<double>(outP.scale));
     if (w.scales.size() == 1) { // per-tensor weights: one bias scale too (Arm NN checks)
         bias.scales.resize(1);
         bias.zeroPoints.resize(1);
@@ -402,7 +381,7 @@ Status Converter::convertWeighted(const QuantBlock& b) {
     m_model.tensors.push_back(std::move(bias));
     const int wi = static_cast<int>(m_model.tensors.size() - 2);
     const int out = addActivation(b.output, m_graph.nodes[outIdx].outputShape, &outP, outBits);
-    computeActClamp(op, m_model.tensors[static_cast<size_t>(out)], actType);
+    int8::setActivationClamp(op, m_model.tensors[static_cast<size_t>(out)], actType);
     op.inputs = {inInt, wi, wi + 1};
     op.outputs = {out};
     m_model.ops.push_back(op);
@@ -454,41 +433,15 @@ Status Converter::convertAdd(const QuantBlock& b) {
     const int bits = bitsOfPoint(point);
     const int out = addActivation(b.output, m_graph.nodes[outIdx].outputShape, &outP, bits);
     op.kind = IntOpKind::Add;
-    op.leftShift = bits > 8 ? 15 : 20;
     const float s1 = m_model.tensors[static_cast<size_t>(ins[0])].scales[0];
     const float s2 = m_model.tensors[static_cast<size_t>(ins[1])].scales[0];
-    const double twiceMax = 2.0 * static_cast<double>(std::max(s1, s2));
-    quantizeMultiplier(s1 / twiceMax, op.inputMultiplier[0], op.inputShift[0]);
-    quantizeMultiplier(s2 / twiceMax, op.inputMultiplier[1], op.inputShift[1]);
-    op.multiplier.resize(1);
-    op.shift.resize(1);
-    quantizeMultiplier(twiceMax / (static_cast<double>(1LL << op.leftShift) * outP.scale),
-                       op.multiplier[0], op.shift[0]);
-    computeActClamp(op, m_model.tensors[static_cast<size_t>(out)], actType);
+    int8::setAddParams(op, s1, s2, outP.scale, bits);
+    int8::setActivationClamp(op, m_model.tensors[static_cast<size_t>(out)], actType);
     op.inputs = ins;
     op.outputs = {out};
     m_model.ops.push_back(op);
     m_tensorOf[outIdx] = out;
     return Status::ok();
-}
-
-double activationFunction(OpType t, double x, double alpha) {
-    switch (t) {
-    case OpType::ReLU:
-        return std::max(0.0, x);
-    case OpType::ReLU6:
-        return std::min(6.0, std::max(0.0, x));
-    case OpType::LeakyReLU:
-        return x >= 0 ? x : alpha * x;
-    case OpType::HardSwish:
-        return x * std::min(6.0, std::max(0.0, x + 3.0)) / 6.0;
-    case OpType::Sigmoid:
-        return 1.0 / (1.0 + std::exp(-x));
-    case OpType::Tanh:
-        return std::tanh(x);
-    default:
-        return x;
-    }
 }
 
 Status Converter::convertOther(size_t i) {
@@ -639,15 +592,7 @@ Status Converter::convertOther(size_t i) {
             op.kind = IntOpKind::Softmax;
             break;
         }
-        op.kind = IntOpKind::Lut;
-        const QuantParams ip = inT.params();
-        for (int32_t q = inT.qmin; q <= inT.qmax; ++q) {
-            const double x = static_cast<double>(ip.scale) * (q - ip.zeroPoint);
-            const double y = activationFunction(node.type, x, op.leakyAlpha);
-            const double r = std::round(y / static_cast<double>(outP.scale)) + outP.zeroPoint;
-            op.table.push_back(static_cast<int32_t>(
-                std::clamp(r, static_cast<double>(outP.qmin), static_cast<double>(outP.qmax))));
-        }
+        int8::setLut(op, inT, m_model.tensors[static_cast<size_t>(out)], node.type, op.leakyAlpha);
         break;
     }
     case OpType::BatchNorm:
