@@ -45,9 +45,9 @@ protected:
 };
 
 // Factories. Each returns nullptr when the node's type is not theirs.
-// backend/onednn: Conv2D, DepthwiseConv2D, Dense, MaxPool, AvgPool, GlobalAvgPool.
+// backend/onednn: Conv2D, DepthwiseConv2D, Dense, MaxPool, AvgPool, GlobalAvgPool, BatchNorm.
 std::unique_ptr<Layer> makeOneDnnLayer(Node& node);
-// ops/: everything else (BatchNorm, activations, Add, Concat, Reshape, Flatten, ZeroPad,
+// ops/: everything else (activations, Add, Concat, Reshape, Flatten, ZeroPad,
 // Dropout, Softmax).
 std::unique_ptr<Layer> makeBasicLayer(Node& node, uint64_t seed);
 
