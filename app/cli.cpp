@@ -14,7 +14,7 @@
 
 int main(int argc, char** argv) {
     using namespace qat::cli;
-    CLI::App app{"QAT Lab command line: train, inspect and (soon) quantize models", "qatlab-cli"};
+    CLI::App app{"QAT Lab command line: train, quantize, export and benchmark models", "qatlab-cli"};
     app.set_version_flag("--version", QAT_VERSION);
     app.require_subcommand(1);
     app.footer("\nRun 'qatlab-cli COMMAND --help' for the options of a command.");
@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
     commands.push_back(addTrainCommand(app));
     commands.push_back(addZooCommand(app));
     commands.push_back(addInfoCommand(app));
+    commands.push_back(addQuantizeCommand(app));
+    commands.push_back(addExportCommand(app));
+    commands.push_back(addBenchCommand(app));
 
     if (argc <= 1) {
         std::cerr << app.help();

@@ -29,6 +29,9 @@ struct Command {
 Command addTrainCommand(CLI::App& parent);
 Command addZooCommand(CLI::App& parent);
 Command addInfoCommand(CLI::App& parent);
+Command addQuantizeCommand(CLI::App& parent);
+Command addExportCommand(CLI::App& parent);
+Command addBenchCommand(CLI::App& parent);
 
 // Prints "qatlab-cli: error: <message>" on stderr and returns kExitError.
 int fail(const std::string& message);

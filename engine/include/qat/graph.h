@@ -15,7 +15,9 @@
 //                    output channel c*mult+m reads input channel c
 //   Dense            attrs: units, use_bias=1; input rank 1
 //                    params: weights [units, in] (TFLite FULLY_CONNECTED), bias [units]
-//   BatchNorm        attrs: epsilon=1e-5, momentum=0.1 (running = (1-m)*running + m*batch)
+//   BatchNorm        attrs: epsilon=1e-5, momentum=0.1 (running = (1-m)*running + m*batch;
+//                    training normalizes with the biased batch variance and updates
+//                    moving_var with the unbiased one, as PyTorch)
 //                    params: gamma, beta, moving_mean, moving_var [C] (last axis)
 //   ReLU ReLU6 Sigmoid Tanh HardSwish;  LeakyReLU attrs: alpha=0.01
 //   MaxPool AvgPool  attrs: pool [ph,pw], strides=pool, padding "valid"|"same"
