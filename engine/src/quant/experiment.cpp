@@ -170,7 +170,7 @@ Result<RunResult> executeRun(Graph& graph, const DatasetSplits& data, const RunS
     if (!model)
         return model.status();
     report(RunStage::Evaluating, trainShare + 0.04, "evaluating the integer model");
-    auto iacc = integerAccuracy(model.value(), data.test, spec.evalLimit, Rounding::Single, cancel);
+    auto iacc = integerAccuracy(model.value(), data.test, spec.evalLimit, spec.rounding, cancel);
     if (!iacc) {
         if (cancel && cancel->isCancelled()) {
             result.cancelled = true;
