@@ -47,6 +47,7 @@ struct LatencyReport {
     int threads = 0;
     std::string isa;
     bool measured = false;
+    std::string note; // why a figure is missing (NaN), if one is
 };
 
 struct RunMetrics {

@@ -42,8 +42,7 @@ public:
 };
 
 // A primitive bound once to the executor's buffers (the args never change).
-class PrimitiveStep final : public Step {
-public:
+struct PrimitiveStep final : Step {
     dnnl::primitive primitive;
     Args args;
     void run(dnnl::stream& s) override { primitive.execute(s, args); }
@@ -881,6 +880,9 @@ Status OneDnnIntExecutor::buildSteps() {
     if (m_model->input < 0 || m_model->input >= nTensors || m_model->output < 0 ||
         m_model->output >= nTensors)
         return Status::error("IntFastExecutor: the model's input or output tensor is missing");
+    for (size_t i = 0; i < m_model->ops.size(); ++i)
+        QAT_RETURN_IF_ERROR(validate(i).withContext("IntFastExecutor"));
+
     const IntTensor& inT = tensor(m_model->input);
     const IntTensor& outT = tensor(m_model->output);
     if (inT.shape != m_model->inputShape)
@@ -894,9 +896,6 @@ Status OneDnnIntExecutor::buildSteps() {
                                  std::string(t == &inT ? "input" : "output") + " tensor '" +
                                  t->name + "' is " + intDTypeName(t->type) +
                                  "; this executor takes float32 or per-tensor int8 there");
-
-    for (size_t i = 0; i < m_model->ops.size(); ++i)
-        QAT_RETURN_IF_ERROR(validate(i).withContext("IntFastExecutor"));
 
     m_buffers.assign(m_model->tensors.size(), Buffer{});
     m_storage.reserve(m_model->tensors.size());

@@ -1,0 +1,139 @@
+// int8 vs fp32 inference latency. For each model (default cnn-bn and mobilenet-tiny),
+// trained one epoch on the bundled Fashion-MNIST sample and PTQ-converted to int8: our
+// float Network (Phase::Eval) against the oneDNN int8 executor (IntFastExecutor) at
+// batch 1 and 64. Median of --repeats timed runs after warm-up; float and int8 runs are
+// interleaved so that both see the same machine load. Prints ms, the fp32/int8 ratio,
+// the thread count and oneDNN's ISA. ONEDNN_VERBOSE=1 shows the kernels oneDNN picks.
+//   int8_bench [--repeats 50] [--threads 2] [--models cnn-bn,mobilenet-tiny]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "qat/int_fast.h"
+#include "qat/model_io.h"
+#include "qat/network.h"
+#include "qat/quantize.h"
+#include "qat/runtime.h"
+#include "qat/trainer.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+}
+
+template <typename F> double timeMs(F&& f) {
+    const auto t0 = Clock::now();
+    f();
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+[[noreturn]] void fail(const std::string& what) {
+    std::fprintf(stderr, "int8_bench: %s\n", what.c_str());
+    std::exit(1);
+}
+
+struct Options {
+    int repeats = 50;
+    int threads = 2;
+    std::vector<std::string> models{"cnn-bn", "mobilenet-tiny"};
+};
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (i + 1 >= argc)
+            fail("option " + a + " needs a value (see the header of bench/int8_bench.cpp)");
+        const std::string v = argv[++i];
+        if (a == "--repeats") {
+            o.repeats = std::max(1, std::atoi(v.c_str()));
+        } else if (a == "--threads") {
+            o.threads = std::atoi(v.c_str());
+        } else if (a == "--models") {
+            o.models.clear();
+            std::stringstream ss(v);
+            for (std::string m; std::getline(ss, m, ',');)
+                o.models.push_back(m);
+        } else {
+            fail("unknown option " + a + " (--repeats, --threads, --models)");
+        }
+    }
+    return o;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    using namespace qat;
+    const Options opt = parse(argc, argv);
+    setNumThreads(opt.threads);
+    auto data = loadDataset("fashion-mnist-sample");
+    if (!data)
+        fail(data.message());
+    std::printf("threads %d, oneDNN ISA %s, median of %d runs after warm-up\n", numThreads(),
+                oneDnnIsa().c_str(), opt.repeats);
+    std::printf("%-16s %6s %12s %12s %10s\n", "model", "batch", "fp32 ms", "int8 ms", "fp32/int8");
+
+    for (const std::string& name : opt.models) {
+        auto graph = loadModelOrZoo(name, data->train.sampleShape, 1);
+        if (!graph)
+            fail(graph.message());
+        {
+            auto net = Network::create(graph.value(), 1);
+            if (!net)
+                fail(net.message());
+            TrainConfig cfg;
+            cfg.epochs = 1;
+            cfg.seed = 1;
+            cfg.evaluateEachEpoch = false;
+            auto r = train(*net.value(), data->train, data->test, cfg);
+            if (!r)
+                fail(r.message());
+        }
+        auto plan = makePlan(graph.value(), "int8");
+        if (!plan)
+            fail(plan.message());
+        auto qnet = Network::create(graph.value(), plan.value(), QatOptions{});
+        if (!qnet)
+            fail(qnet.message());
+        if (Status s = calibrate(*qnet.value(), data->train, 8, 64); !s)
+            fail(s.message());
+        auto model = convertToIntModel(graph.value(), plan.value(), qnet.value()->quantState());
+        if (!model)
+            fail(model.message());
+        auto floatNet = Network::create(graph.value());
+        if (!floatNet)
+            fail(floatNet.message());
+
+        for (int64_t batch : {int64_t{1}, int64_t{64}}) {
+            auto fast = IntFastExecutor::create(model.value(), batch);
+            if (!fast)
+                fail(fast.message());
+            Tensor x(withBatch(batch, data->test.sampleShape));
+            std::copy(data->test.image(0), data->test.image(batch), x.data());
+            constexpr int kWarmup = 10;
+            for (int i = 0; i < kWarmup; ++i) {
+                floatNet.value()->forward(x, Phase::Eval);
+                fast.value()->run(x);
+            }
+            std::vector<double> fp32, int8;
+            for (int i = 0; i < opt.repeats; ++i) {
+                fp32.push_back(timeMs([&] { floatNet.value()->forward(x, Phase::Eval); }));
+                int8.push_back(timeMs([&] { fast.value()->run(x); }));
+            }
+            const double f = median(fp32), q = median(int8);
+            std::printf("%-16s %6lld %12.4f %12.4f %9.2fx\n", name.c_str(),
+                        static_cast<long long>(batch), f, q, f / q);
+        }
+    }
+    return 0;
+}
