@@ -43,7 +43,8 @@ json latencyJson(const LatencyReport& l) {
     return json{{"float", {{"batch1", l.floatBatch1Ms}, {"batch64", l.floatBatch64Ms}}},
                 {"int8", {{"batch1", l.int8Batch1Ms}, {"batch64", l.int8Batch64Ms}}},
                 {"threads", l.threads},
-                {"isa", l.isa}};
+                {"isa", l.isa},
+                {"note", l.note}};
 }
 
 void printLatency(std::FILE* out, const LatencyReport& l) {
@@ -57,6 +58,8 @@ void printLatency(std::FILE* out, const LatencyReport& l) {
                  l.threads, l.isa.c_str(), l.floatBatch1Ms, l.int8Batch1Ms,
                  ratio(l.floatBatch1Ms, l.int8Batch1Ms), l.floatBatch64Ms, l.int8Batch64Ms,
                  ratio(l.floatBatch64Ms, l.int8Batch64Ms));
+    if (!l.note.empty())
+        std::fprintf(out, "  (%s)\n", l.note.c_str());
 }
 
 void printSizeReport(std::FILE* out, const char* title, const TfliteExportReport& r) {
