@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     commands.push_back(addQuantizeCommand(app));
     commands.push_back(addExportCommand(app));
     commands.push_back(addBenchCommand(app));
+    commands.push_back(addImportCommand(app));
 
     if (argc <= 1) {
         std::cerr << app.help();

@@ -32,6 +32,7 @@ Command addInfoCommand(CLI::App& parent);
 Command addQuantizeCommand(CLI::App& parent);
 Command addExportCommand(CLI::App& parent);
 Command addBenchCommand(CLI::App& parent);
+Command addImportCommand(CLI::App& parent);
 
 // Prints "qatlab-cli: error: <message>" on stderr and returns kExitError.
 int fail(const std::string& message);

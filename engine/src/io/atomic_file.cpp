@@ -12,8 +12,8 @@ namespace qat {
 
 Status writeFileAtomically(const std::string& path, std::string_view data) {
     std::random_device rd;
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" +
-                            std::to_string(rd() & 0xffffff);
+    const std::string tmp =
+        path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd() & 0xffffff);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return Status::error(path + ": cannot write (" + std::strerror(errno) + ")");

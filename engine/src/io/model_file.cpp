@@ -471,7 +471,9 @@ Result<Graph> loadModelImpl(const std::string& path, const std::optional<Shape>&
 
 } // namespace
 
-Status saveModel(const Graph& graph, const std::string& path) { return saveModel(graph, path, ""); }
+Status saveModel(const Graph& graph, const std::string& path) {
+    return saveModel(graph, path, "");
+}
 
 Status saveModel(const Graph& graph, const std::string& path, const std::string& metadataJson) {
     const fs::path dir = fs::path(path).parent_path();
