@@ -14,7 +14,8 @@
 
 int main(int argc, char** argv) {
     using namespace qat::cli;
-    CLI::App app{"QAT Lab command line: train, quantize, export and benchmark models", "qatlab-cli"};
+    CLI::App app{"QAT Lab command line: train, quantize, export and benchmark models",
+                 "qatlab-cli"};
     app.set_version_flag("--version", QAT_VERSION);
     app.require_subcommand(1);
     app.footer("\nRun 'qatlab-cli COMMAND --help' for the options of a command.");

@@ -81,7 +81,8 @@ TEST(QuantBlocks, DepthwiseQuantizesAlongAxisThree) {
 TEST(QuantBlocks, ResidualAddAndConcatGetQuantizers) {
     Graph r = zoo("resnet-tiny");
     auto rb = findQuantBlocks(r);
-    EXPECT_TRUE(std::any_of(rb.begin(), rb.end(), [](const QuantBlock& b) { return b.kind == BlockKind::Add; }));
+    EXPECT_TRUE(std::any_of(rb.begin(), rb.end(),
+                            [](const QuantBlock& b) { return b.kind == BlockKind::Add; }));
 
     Graph inc = zoo("inception-tiny");
     auto plan = makePlan(inc, "int8");
@@ -147,7 +148,8 @@ TEST(QuantPlan, JsonRoundTripAndOverrides) {
     EXPECT_EQ(back.value(), plan.value());
 
     auto partial = planFromJson(
-        R"({"version":1,"preset":"int8","layers":{"conv1":{"weights":{"bits":4,"per_axis":false}}}})", g);
+        R"({"version":1,"preset":"int8","layers":{"conv1":{"weights":{"bits":4,"per_axis":false}}}})",
+        g);
     ASSERT_TRUE(partial.isOk()) << partial.message();
     EXPECT_EQ(partial->find("conv1")->weights.bits, 4);
     EXPECT_FALSE(partial->find("conv1")->weights.perAxis);

@@ -93,7 +93,7 @@ private:
     std::vector<Tensor> m_act;
     std::vector<Tensor> m_diff;
     std::vector<Tensor> m_scratch;
-    std::deque<Tensor> m_extra;  // gradients of operands repeated within one node
+    std::deque<Tensor> m_extra;   // gradients of operands repeated within one node
     std::vector<Tensor> m_actQ;   // fake-quantized outputs (quantized networks)
     std::vector<bool> m_useQ;     // consumers read m_actQ[i]
     std::vector<bool> m_absorbed; // node executed inside another node's layer (conv of a folded BN)

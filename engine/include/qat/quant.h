@@ -51,7 +51,9 @@ struct QuantParams {
 // Grid parameters for an observed range [lo, hi] under `config` (nudged, 0 exact).
 QuantParams chooseQuantParams(float lo, float hi, const QuantizerConfig& config);
 
-inline float roundHalfAway(float x) { return x >= 0.0f ? std::floor(x + 0.5f) : -std::floor(-x + 0.5f); }
+inline float roundHalfAway(float x) {
+    return x >= 0.0f ? std::floor(x + 0.5f) : -std::floor(-x + 0.5f);
+}
 
 inline int32_t quantizeValue(float x, const QuantParams& p) {
     float q = roundHalfAway(x / p.scale) + static_cast<float>(p.zeroPoint);
@@ -86,7 +88,8 @@ void channelMinMax(const float* src, const AxisSplit& split, std::vector<float>&
 // themselves (weights, or one calibration batch): MinMax/Ema -> min/max; Percentile ->
 // the given percentile of each tail; Mse -> the clipping range minimizing the
 // fake-quant mean squared error. Returns [lo, hi].
-std::pair<float, float> estimateRange(const float* values, int64_t n, const QuantizerConfig& config);
+std::pair<float, float> estimateRange(const float* values, int64_t n,
+                                      const QuantizerConfig& config);
 
 // Signal-to-quantization-noise ratio in dB of `approx` against `ref`.
 double sqnrDb(const float* ref, const float* approx, int64_t n);

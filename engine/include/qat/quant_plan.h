@@ -65,9 +65,9 @@ Status validatePlan(const Graph& graph, const QuantPlan& plan);
 // Where quantization parameters live, node by node, for a graph and a plan. Shared by
 // fake-quant training and integer conversion so both put grids in the same places.
 struct QuantPoint {
-    std::string owner;       // node whose output is observed for this grid; "" = unused
-    QuantizerConfig config;  // the owning layer's activation config
-    bool fixed = false;      // Softmax output: fixed parameters, never observed
+    std::string owner;      // node whose output is observed for this grid; "" = unused
+    QuantizerConfig config; // the owning layer's activation config
+    bool fixed = false;     // Softmax output: fixed parameters, never observed
     QuantParams fixedParams;
 };
 
@@ -75,10 +75,10 @@ struct QuantTopology {
     std::vector<QuantBlock> blocks;
     std::vector<QuantPoint> points;
     // Per node index (graph order):
-    std::vector<int> paramsOf;   // point describing the node's output tensor; -1 = float
-    std::vector<bool> applyFq;   // fake-quantize this node's output in simulation
-    std::vector<bool> observes;  // this node's output feeds its point's observer
-    std::vector<int> blockOf;    // block index of the node (anchor, BN or fused act); -1
+    std::vector<int> paramsOf;  // point describing the node's output tensor; -1 = float
+    std::vector<bool> applyFq;  // fake-quantize this node's output in simulation
+    std::vector<bool> observes; // this node's output feeds its point's observer
+    std::vector<int> blockOf;   // block index of the node (anchor, BN or fused act); -1
     // Weighted blocks whose weights are quantized (index into blocks).
     std::vector<bool> quantizeWeights;
 };

@@ -59,16 +59,15 @@ Result<std::unique_ptr<Network>> Network::build(Graph& graph, const QuantPlan* p
             if (!blk.bn.empty()) {
                 const size_t bnIdx = static_cast<size_t>(graph.indexOf(blk.bn));
                 layer = FoldedBnLayer::create(graph.nodes[a], graph.nodes[bnIdx], blk.weightAxis,
-                                              cfg->weights, net->m_quant->bnFrozenFlag(),
-                                              seed + a);
+                                              cfg->weights, net->m_quant->bnFrozenFlag(), seed + a);
                 if (!layer)
                     return layer.status();
                 net->m_layers[bnIdx] = std::move(layer.value());
                 net->m_inputIndex[bnIdx] = net->m_inputIndex[a];
                 net->m_absorbed[a] = true;
             } else {
-                layer = QatWeightLayer::create(graph.nodes[a], blk.weightAxis, cfg->weights,
-                                               seed + a);
+                layer =
+                    QatWeightLayer::create(graph.nodes[a], blk.weightAxis, cfg->weights, seed + a);
                 if (!layer)
                     return layer.status();
                 net->m_layers[a] = std::move(layer.value());
@@ -280,7 +279,9 @@ void Network::setCalibrating(bool on) {
         m_quant->setCalibrating(on);
 }
 
-QuantState Network::quantState() const { return m_quant ? m_quant->state() : QuantState{}; }
+QuantState Network::quantState() const {
+    return m_quant ? m_quant->state() : QuantState{};
+}
 
 Status Network::setQuantState(const QuantState& state) {
     if (!m_quant)
@@ -288,16 +289,22 @@ Status Network::setQuantState(const QuantState& state) {
     return m_quant->setState(state);
 }
 
-const QuantTopology* Network::topology() const { return m_quant ? &m_quant->topology() : nullptr; }
+const QuantTopology* Network::topology() const {
+    return m_quant ? &m_quant->topology() : nullptr;
+}
 
-const QuantPlan* Network::plan() const { return m_quant ? &m_quant->plan() : nullptr; }
+const QuantPlan* Network::plan() const {
+    return m_quant ? &m_quant->plan() : nullptr;
+}
 
 QuantParams Network::pointParams(int point) const {
     QAT_ASSERT(m_quant);
     return m_quant->pointParams(point);
 }
 
-int64_t Network::trainSteps() const { return m_quant ? m_quant->trainSteps() : 0; }
+int64_t Network::trainSteps() const {
+    return m_quant ? m_quant->trainSteps() : 0;
+}
 
 const Tensor& Network::inputGradient() const {
     return m_diff[static_cast<size_t>(m_graph.indexOf(m_graph.inputNode().name))];
