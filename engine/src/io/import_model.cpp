@@ -84,7 +84,7 @@ Status applyNormalisation(Graph& graph, const ImportOptions& options, std::strin
     std::set<std::string> used;
     for (const Node& n : graph.nodes)
         used.insert(n.name);
-    auto unique = [&](std::string base) {
+    auto unique = [&](const std::string& base) {
         std::string name = base;
         for (int i = 2; used.count(name); ++i)
             name = base + "_" + std::to_string(i);

@@ -399,7 +399,11 @@ private:
     // Values. get() decodes initializers on first use; `out` is nullptr for a tensor that
     // has no value (yet).
     Outcome get(const std::string& name, const Value*& out);
-    Outcome input(const onnx::NodeProto& n, int k, const Value*& out, bool optional = false);
+    // Operand k, which must be present: `out` is set whenever the outcome is ok.
+    Outcome input(const onnx::NodeProto& n, int k, const Value*& out);
+    static bool hasInput(const onnx::NodeProto& n, int k) {
+        return k < n.input_size() && !n.input(k).empty();
+    }
     Outcome constInput(const onnx::NodeProto& n, int k, const Const*& out, bool optional = false);
     Outcome floatInput(const onnx::NodeProto& n, int k, const Const*& out, bool optional = false);
     Outcome dynInput(const onnx::NodeProto& n, int k, Dyn& out);
@@ -622,13 +626,10 @@ Outcome OnnxImporter::get(const std::string& name, const Value*& out) {
     return Outcome::ok();
 }
 
-Outcome OnnxImporter::input(const onnx::NodeProto& n, int k, const Value*& out, bool optional) {
+Outcome OnnxImporter::input(const onnx::NodeProto& n, int k, const Value*& out) {
     out = nullptr;
-    if (k >= n.input_size() || n.input(k).empty()) {
-        if (optional)
-            return Outcome::ok();
+    if (!hasInput(n, k))
         return Outcome::invalid(where() + ": input " + std::to_string(k) + " is missing");
-    }
     QAT_ONNX_TRY(get(n.input(k), out));
     if (!out)
         return Outcome::invalid(where() + ": input '" + n.input(k) + "' has no value");
@@ -638,10 +639,11 @@ Outcome OnnxImporter::input(const onnx::NodeProto& n, int k, const Value*& out, 
 Outcome OnnxImporter::constInput(const onnx::NodeProto& n, int k, const Const*& out,
                                  bool optional) {
     out = nullptr;
-    const Value* v = nullptr;
-    QAT_ONNX_TRY(input(n, k, v, optional));
-    if (!v)
+    if (optional && !hasInput(n, k))
         return Outcome::ok();
+    const Value* v = nullptr;
+    QAT_ONNX_TRY(input(n, k, v));
+    QAT_ASSERT(v != nullptr);
     if (v->kind != Value::Kind::Const)
         return Outcome::unsupported("input '" + n.input(k) +
                                     "' must be a constant (an initializer or a foldable "
@@ -1586,13 +1588,9 @@ Outcome OnnxImporter::convertSoftmax(const onnx::NodeProto& n) {
     if (axis < 0)
         axis += rank;
     bool ok = false;
-    if (d.layout == Layout::Flat)
-        ok = axis == 1;
-    else if (d.layout == Layout::Pooled)
-        ok = axis == 1;
-    else if (m_opset >= 13)
-        ok = axis == 1; // over C: the graph's last axis
-    else {
+    if (d.layout != Layout::Chw || m_opset >= 13) {
+        ok = axis == 1; // over F, or over C: the graph's last axis
+    } else {
         const Shape& s = m_builder.shape(d.node);
         ok = axis == 1 && s[0] == 1 && s[1] == 1; // opset < 13 flattens [C,H,W] from axis 1
     }
