@@ -144,8 +144,8 @@ TEST(FakeQuant, PerAxisBeatsPerTensorOnUnevenChannels) {
         fakeQuantize(w.data(), q.data(), s.outer, s.channels, s.inner, params, nullptr);
         // Each output channel is its own signal downstream: report the worst channel.
         double worst = 1e9;
-        for (int64_t c = 0; c < 8; ++c)
-            worst = std::min(worst, sqnrDb(w.data() + c * 36, q.data() + c * 36, 36));
+        for (int64_t ch = 0; ch < 8; ++ch)
+            worst = std::min(worst, sqnrDb(w.data() + ch * 36, q.data() + ch * 36, 36));
         return worst;
     };
     const double tensorDb = sqnr(perTensor);

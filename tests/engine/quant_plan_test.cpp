@@ -15,13 +15,6 @@ Graph zoo(const std::string& name) {
     return std::move(g).value();
 }
 
-const QuantBlock* blockOf(const std::vector<QuantBlock>& blocks, const std::string& anchor) {
-    for (const auto& b : blocks)
-        if (b.anchor == anchor)
-            return &b;
-    return nullptr;
-}
-
 TEST(QuantBlocks, CnnBnFusesConvBnRelu) {
     Graph g = zoo("cnn-bn");
     auto blocks = findQuantBlocks(g);
@@ -46,15 +39,17 @@ TEST(QuantBlocks, CnnBnFusesConvBnRelu) {
     QuantTopology t = analyzeQuantization(g2, plan.value());
     for (size_t i = 0; i < g2.nodes.size(); ++i) {
         const Node& n = g2.nodes[i];
-        if (n.type == OpType::Conv2D || n.type == OpType::BatchNorm)
+        if (n.type == OpType::Conv2D || n.type == OpType::BatchNorm) {
             EXPECT_FALSE(t.applyFq[i]) << n.name;
+        }
         if (n.type == OpType::MaxPool || n.type == OpType::Flatten) {
             EXPECT_FALSE(t.applyFq[i]) << n.name;
             EXPECT_EQ(t.paramsOf[i], t.paramsOf[static_cast<size_t>(g2.indexOf(n.inputs[0]))])
                 << n.name << " must share its input's parameters";
         }
-        if (n.type == OpType::Input)
+        if (n.type == OpType::Input) {
             EXPECT_TRUE(t.applyFq[i]);
+        }
         if (n.type == OpType::Softmax) {
             const QuantPoint& p = t.points[static_cast<size_t>(t.paramsOf[i])];
             EXPECT_TRUE(p.fixed);
@@ -118,8 +113,9 @@ TEST(QuantPlan, Int8PresetIsTheTfliteDefault) {
             EXPECT_TRUE(l.weights.narrowRange);
             EXPECT_EQ(l.weights.bits, 8);
         }
-        if (n->type == OpType::Dense)
+        if (n->type == OpType::Dense) {
             EXPECT_FALSE(l.weights.perAxis);
+        }
     }
     auto pt = makePlan(g, "int8-per-tensor");
     ASSERT_TRUE(pt.isOk());
@@ -199,9 +195,11 @@ TEST(QuantPlan, DisabledLayerStaysFloatUnlessItFeedsQuantizedLayers) {
     QuantTopology t = analyzeQuantization(g, plan.value());
     for (size_t b = 0; b < t.blocks.size(); ++b)
         EXPECT_FALSE(t.quantizeWeights[b]);
-    for (size_t i = 0; i < g.nodes.size(); ++i)
-        if (g.nodes[i].type != OpType::Input)
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+        if (g.nodes[i].type != OpType::Input) {
             EXPECT_FALSE(t.applyFq[i]) << g.nodes[i].name;
+        }
+    }
 }
 
 } // namespace

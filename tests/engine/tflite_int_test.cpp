@@ -108,10 +108,13 @@ TEST(TfliteIntExport, SubEightBitWeightsKeepTheirGridAndShrinkAsInt4) {
     // Int8 containers hold only the 4-bit grid [-7, 7]: never silently re-quantized.
     auto back = readIntTflite(*b8);
     ASSERT_TRUE(back.isOk());
-    for (const auto& t : back->tensors)
-        if (t.isConstant && t.type == IntDType::Int8)
-            for (int32_t v : t.ints)
+    for (const auto& t : back->tensors) {
+        if (t.isConstant && t.type == IntDType::Int8) {
+            for (int32_t v : t.ints) {
                 ASSERT_LE(std::abs(v), 7) << t.name;
+            }
+        }
+    }
     EXPECT_LT(r4.weightBytes() * 10, r8.weightBytes() * 6) << "INT4 packs two weights per byte";
 }
 

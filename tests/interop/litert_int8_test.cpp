@@ -127,8 +127,9 @@ void expectLiteRtMatchesIntegerEngine(const Variant& v) {
     }
     const double agreement = static_cast<double>(agree) / static_cast<double>(n);
     EXPECT_GE(agreement, 0.995) << v.model;
-    if (v.floatIo) // dequantized softmax outputs: 1 LSB = 1/256
+    if (v.floatIo) { // dequantized softmax outputs: 1 LSB = 1/256
         EXPECT_LE(maxDiff, 1.0 / 256.0 + 1e-6) << v.model;
+    }
     std::printf("[ LiteRT   ] %s %s%s%s%s: %lld bytes, top-1 agreement %.4f, %s\n", v.model.c_str(),
                 v.preset.c_str(), v.floatLayer.empty() ? "" : (" float:" + v.floatLayer).c_str(),
                 v.floatIo ? " float-io" : "", v.int4 ? " int4" : "",
