@@ -37,6 +37,15 @@ struct Variant {
     bool int4 = false;
 };
 
+Variant variant(const std::string& model, const std::string& preset = "int8",
+                const std::string& floatLayer = "") {
+    Variant v;
+    v.model = model;
+    v.preset = preset;
+    v.floatLayer = floatLayer;
+    return v;
+}
+
 // Float training, then QAT fine-tuning with the plan, then the integer model.
 IntModel quantizedModel(const Variant& v, Graph& graph) {
     const DatasetSplits& data = sample();
@@ -138,41 +147,41 @@ void expectLiteRtMatchesIntegerEngine(const Variant& v) {
 
 TEST(LiteRtInt8, MnistCnn) {
     SKIP_WITHOUT_LITERT();
-    expectLiteRtMatchesIntegerEngine({"mnist-cnn"});
+    expectLiteRtMatchesIntegerEngine(variant("mnist-cnn"));
 }
 TEST(LiteRtInt8, CnnBn) {
     SKIP_WITHOUT_LITERT();
-    expectLiteRtMatchesIntegerEngine({"cnn-bn"});
+    expectLiteRtMatchesIntegerEngine(variant("cnn-bn"));
 }
 TEST(LiteRtInt8, MobilenetTiny) {
     SKIP_WITHOUT_LITERT();
-    expectLiteRtMatchesIntegerEngine({"mobilenet-tiny"});
+    expectLiteRtMatchesIntegerEngine(variant("mobilenet-tiny"));
 }
 TEST(LiteRtInt8, ResnetTiny) {
     SKIP_WITHOUT_LITERT();
-    expectLiteRtMatchesIntegerEngine({"resnet-tiny"});
+    expectLiteRtMatchesIntegerEngine(variant("resnet-tiny"));
 }
 TEST(LiteRtInt8, InceptionTiny) {
     SKIP_WITHOUT_LITERT();
-    expectLiteRtMatchesIntegerEngine({"inception-tiny"});
+    expectLiteRtMatchesIntegerEngine(variant("inception-tiny"));
 }
 TEST(LiteRtInt8, CnnBnPerTensor) {
     SKIP_WITHOUT_LITERT();
-    expectLiteRtMatchesIntegerEngine({"cnn-bn", "int8-per-tensor"});
+    expectLiteRtMatchesIntegerEngine(variant("cnn-bn", "int8-per-tensor"));
 }
 TEST(LiteRtInt8, CnnBnMixedPrecision) {
     SKIP_WITHOUT_LITERT();
-    expectLiteRtMatchesIntegerEngine({"cnn-bn", "int8", "conv2"});
+    expectLiteRtMatchesIntegerEngine(variant("cnn-bn", "int8", "conv2"));
 }
 TEST(LiteRtInt8, MobilenetTinyFloatIo) {
     SKIP_WITHOUT_LITERT();
-    Variant v{"mobilenet-tiny"};
+    Variant v = variant("mobilenet-tiny");
     v.floatIo = true;
     expectLiteRtMatchesIntegerEngine(v);
 }
 TEST(LiteRtInt8, CnnBnInt4Weights) {
     SKIP_WITHOUT_LITERT();
-    Variant v{"cnn-bn", "w4a8"};
+    Variant v = variant("cnn-bn", "w4a8");
     v.int4 = true;
     expectLiteRtMatchesIntegerEngine(v);
 }
