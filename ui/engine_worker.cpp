@@ -268,24 +268,31 @@ QString EngineWorker::runStep(const RunJob& job, int index, const qat::DatasetSp
     flushCurve();
     if (!result)
         return QStringLiteral("%1: %2").arg(name, fromStd(result.message()));
+    QString path;
     if (result->cancelled) {
+        // A cancelled run keeps what it measured so far (curves, epochs) as a record
+        // marked cancelled, without a model file; nothing is kept when it had not started
+        // training yet.
         cancelled = true;
-        return {};
+        if (result->curve.empty() && result->epochs.empty())
+            return {};
+    } else {
+        if (!QDir().mkpath(job.runsDir))
+            return QStringLiteral("%1: cannot create the runs directory '%2'")
+                .arg(name, job.runsDir);
+        path = artefactPath(job.runsDir, spec.kind);
+        const auto saved = spec.kind == qat::RunKind::Float
+                               ? qat::saveModel(graph.value(), path.toStdString())
+                               : qat::saveQuantizedModel(graph.value(), spec.plan, result->state,
+                                                         path.toStdString());
+        if (!saved)
+            return QStringLiteral("%1: saving the trained model failed: %2")
+                .arg(name, fromStd(saved.message()));
+        artefacts[index] = path;
     }
 
-    if (!QDir().mkpath(job.runsDir))
-        return QStringLiteral("%1: cannot create the runs directory '%2'").arg(name, job.runsDir);
-    const QString path = artefactPath(job.runsDir, spec.kind);
-    const auto saved =
-        spec.kind == qat::RunKind::Float
-            ? qat::saveModel(graph.value(), path.toStdString())
-            : qat::saveQuantizedModel(graph.value(), spec.plan, result->state, path.toStdString());
-    if (!saved)
-        return QStringLiteral("%1: saving the trained model failed: %2")
-            .arg(name, fromStd(saved.message()));
-    artefacts[index] = path;
-
     RunRecord rec;
+    rec.cancelled = result->cancelled;
     rec.name = name;
     rec.kind = spec.kind;
     rec.model = step.model;

@@ -558,6 +558,7 @@ void MainWindow::loadRuns() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    m_closing = true;
     if (isBusy()) {
         m_log->append(Severity::Info, tr("Window closed during a run: cancelling"));
         statusBar()->showMessage(tr("Cancelling the running job…"));
@@ -1084,6 +1085,8 @@ void MainWindow::pollProgress() {
 }
 
 void MainWindow::onRunFinished(quint64 jobId, const RunRecord& finished) {
+    if (finished.cancelled && m_closing)
+        return; // the user quit mid-run: nothing half-done is kept
     RunRecord run = finished;
     QString error;
     if (m_store && m_store->isOpen() && !m_store->insert(run, &error))
@@ -1098,6 +1101,15 @@ void MainWindow::onRunFinished(quint64 jobId, const RunRecord& finished) {
         if (j.id == jobId)
             j.runIds.push_back(run.id);
     const auto& m = run.metrics;
+    if (run.cancelled) {
+        m_log->append(Severity::Info,
+                      tr("Cancelled %1 after %2 s: its curves are kept in the runs table "
+                         "(no model file)")
+                          .arg(run.name)
+                          .arg(m.seconds, 0, 'f', 1));
+        emit runAdded(run);
+        return;
+    }
     QString line = tr("Finished %1 in %2 s: float %3")
                        .arg(run.name)
                        .arg(m.seconds, 0, 'f', 1)
@@ -1145,7 +1157,7 @@ void MainWindow::updateStartFromRuns() {
     QVector<QPair<qint64, QString>> runs;
     const auto& all = m_runsModel->runs();
     for (auto it = all.rbegin(); it != all.rend(); ++it)
-        if (it->kind == qat::RunKind::Float && it->model == m_modelSource &&
+        if (it->kind == qat::RunKind::Float && !it->cancelled && it->model == m_modelSource &&
             it->dataset == m_datasetName)
             runs.push_back({it->id, tr("#%1 %2 (%3)")
                                         .arg(it->id)
@@ -1178,7 +1190,16 @@ void MainWindow::selectRuns(const QVector<qint64>& ids) {
 
 void MainWindow::updateComparison() {
     const auto selected = selectedRuns();
-    m_comparison->setRuns(selected.isEmpty() ? m_runsModel->runs() : selected);
+    if (!selected.isEmpty()) {
+        m_comparison->setRuns(selected);
+        return;
+    }
+    // Nothing selected: every finished run (cancelled ones show when selected).
+    QVector<RunRecord> finished;
+    for (const auto& r : m_runsModel->runs())
+        if (!r.cancelled)
+            finished.push_back(r);
+    m_comparison->setRuns(finished);
 }
 
 void MainWindow::onRunsSelectionChanged() {
@@ -1257,6 +1278,13 @@ ExportDialog* MainWindow::exportSelectedRun() {
     const auto runs = selectedRuns();
     if (runs.size() != 1) {
         report(Severity::Info, tr("Export"), tr("Select one run to export."));
+        return nullptr;
+    }
+    if (runs.first().cancelled) {
+        report(Severity::Info, tr("Export"),
+               tr("Run \"%1\" was cancelled and has no model to export. Export a finished "
+                  "run, or run it again.")
+                   .arg(runs.first().name));
         return nullptr;
     }
     if (m_exportDialog)

@@ -191,6 +191,7 @@ private:
     ComparisonView* m_comparison = nullptr;
     LayerInspector* m_inspector = nullptr;
     bool m_syncingLayer = false;
+    bool m_closing = false; // closeEvent ran: a run cancelled by closing is not recorded
     RunPanel* m_runPanel = nullptr;
     QTableView* m_runsView = nullptr;
     RunsTableModel* m_runsModel = nullptr;

@@ -1,6 +1,7 @@
 // RunsTableModel: display, sorting keys and inline rename of runs.
 #include "runs_table_model.h"
 
+#include <QColor>
 #include <QFileInfo>
 #include <QFont>
 #include <QLocale>
@@ -62,7 +63,8 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         case Name:
             return r.name;
         case Kind:
-            return r.kindName().toUpper();
+            return r.cancelled ? tr("%1 (cancelled)").arg(r.kindName().toUpper())
+                               : r.kindName().toUpper();
         case Model:
             return modelName(r.model);
         case Dataset:
@@ -129,6 +131,12 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
     if (role == Qt::ToolTipRole) {
         switch (index.column()) {
         case Name:
+            if (r.cancelled)
+                return tr("%1\nCancelled after %2 s: training curves kept, no model file\n"
+                          "Started from: %3")
+                    .arg(r.name)
+                    .arg(r.metrics.seconds, 0, 'f', 1)
+                    .arg(settings["start_from"].toString());
             return QStringLiteral("%1\nModel file: %2\nStarted from: %3")
                 .arg(r.name, r.artefactPath, settings["start_from"].toString());
         case Plan:
@@ -150,11 +158,14 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
             return {};
         }
     }
-    if (role == Qt::FontRole && index.column() == Name) {
+    if (role == Qt::FontRole && (index.column() == Name || r.cancelled)) {
         QFont f;
-        f.setBold(true);
+        f.setBold(index.column() == Name);
+        f.setItalic(r.cancelled);
         return f;
     }
+    if (role == Qt::ForegroundRole && r.cancelled)
+        return QColor(110, 110, 110);
     return {};
 }
 

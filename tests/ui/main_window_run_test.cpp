@@ -139,7 +139,28 @@ void MainWindowRunTest::startThenCancel() {
     QVERIFY(outcome.finished);
     QVERIFY(outcome.cancelled);
     QVERIFY(outcome.error.isEmpty());
-    QCOMPARE(m_window->runsModel()->rowCount(), runsBefore); // a cancelled run is not recorded
+    // The cancelled run is recorded with its curves, marked cancelled, without a model file.
+    auto* runs = m_window->runsModel();
+    QCOMPARE(runs->rowCount(), runsBefore + 1);
+    const RunRecord cancelled = runs->run(runs->rowCount() - 1);
+    QVERIFY(cancelled.cancelled);
+    QVERIFY(cancelled.id > 0); // persisted
+    QVERIFY(!cancelled.curve.isEmpty());
+    QVERIFY(cancelled.artefactPath.isEmpty());
+    QVERIFY(std::isnan(cancelled.metrics.floatAccuracy));
+    QVERIFY(runs->index(runs->rowCount() - 1, RunsTableModel::Kind)
+                .data(Qt::DisplayRole)
+                .toString()
+                .contains("cancelled"));
+    // Selected, it shows in the comparison (its curves); there is no model to export.
+    m_window->selectRuns({cancelled.id});
+    QCOMPARE(m_window->comparisonView()->runs().size(), 1);
+    const int infosBefore = m_env->count(Severity::Info);
+    QVERIFY(m_window->exportSelectedRun() == nullptr);
+    QCOMPARE(m_env->count(Severity::Info), infosBefore + 1);
+    // Deleting it restores the table for the tests that follow.
+    m_window->deleteSelectedRuns();
+    QCOMPARE(runs->rowCount(), runsBefore);
     QVERIFY(!m_window->isBusy());
     QCOMPARE(m_env->count(Severity::Error), 0);
 }
