@@ -10,6 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "graph/fusion.h"
 #include "io/atomic_file.h"
 #include "io/tflite/tflite_builder.h"
 #include "qat/tflite_export.h"
@@ -71,15 +72,10 @@ Result<PadPlan> planPadding(const Node& node, const Shape& inShape, const ConvGe
     return plan;
 }
 
-// dst[o, ...] *= scale[o] for a tensor laid out [outer, channels, inner].
-void scaleChannels(std::vector<float>& values, int64_t outer, int64_t channels, int64_t inner,
-                   const std::vector<double>& scale) {
-    for (int64_t o = 0; o < outer; ++o)
-        for (int64_t c = 0; c < channels; ++c) {
-            float* p = values.data() + (o * channels + c) * inner;
-            for (int64_t i = 0; i < inner; ++i)
-                p[i] = static_cast<float>(static_cast<double>(p[i]) * scale[c]);
-        }
+tfl::Activation fusedActivation(const FusedBlock& block) {
+    if (!block.activation)
+        return tfl::Activation::None;
+    return block.activation->type == OpType::ReLU ? tfl::Activation::Relu : tfl::Activation::Relu6;
 }
 
 class FloatExporter {
@@ -89,13 +85,8 @@ public:
     Result<std::vector<uint8_t>> run(TfliteExportReport* report);
 
 private:
-    // A weighted node plus the BatchNorm and activation folded into it.
-    struct Block {
-        const Node* batchNorm = nullptr;
-        tfl::Activation activation = tfl::Activation::None;
-        std::vector<std::string> fused; // every absorbed node, Dropouts included
-        const Node* last = nullptr;     // whose output the block's output stands for
-    };
+    // A weighted node (or ADD) plus the BatchNorm and activation folded into it.
+    using Block = FusedBlock;
 
     Status exportNode(const Node& node);
     Status exportConv(const Node& node);
@@ -105,10 +96,9 @@ private:
     Status exportAdd(const Node& node);
     Status exportUnary(const Node& node, tfl::BuiltinOp op, tfl::BuiltinOptions options = {});
 
-    std::vector<const Node*> liveConsumers(const std::string& name) const;
-    // The only live consumer of `name`, looking through Dropouts (appended to `through`).
-    const Node* soleConsumer(const std::string& name, std::vector<std::string>& through) const;
-    Block absorb(const Node& node, bool allowBatchNorm);
+    Block absorb(const Node& node, bool allowBatchNorm) const {
+        return fuseFollowers(m_graph, m_live, node, allowBatchNorm);
+    }
     Result<std::vector<double>> foldBatchNorm(const Block& block, const Node& node,
                                               std::vector<float>& bias) const;
     Result<int32_t> inputTensor(const Node& node, size_t i = 0) const;
@@ -137,84 +127,12 @@ private:
     std::unordered_map<std::string, int32_t> m_tensorOf; // node -> tensor of its output
 };
 
-std::vector<const Node*> FloatExporter::liveConsumers(const std::string& name) const {
-    std::vector<const Node*> result;
-    for (const auto& c : m_graph.consumers(name))
-        if (m_live.count(c))
-            result.push_back(m_graph.find(c));
-    return result;
-}
-
-const Node* FloatExporter::soleConsumer(const std::string& name,
-                                        std::vector<std::string>& through) const {
-    std::string current = name;
-    for (;;) {
-        auto consumers = liveConsumers(current);
-        if (consumers.size() != 1)
-            return nullptr;
-        if (consumers[0]->type != OpType::Dropout)
-            return consumers[0];
-        through.push_back(consumers[0]->name);
-        current = consumers[0]->name;
-    }
-}
-
-FloatExporter::Block FloatExporter::absorb(const Node& node, bool allowBatchNorm) {
-    Block block;
-    block.last = &node;
-    std::vector<std::string> through;
-    const Node* next = soleConsumer(node.name, through);
-    if (allowBatchNorm && next && next->type == OpType::BatchNorm) {
-        block.batchNorm = next;
-        block.fused.insert(block.fused.end(), through.begin(), through.end());
-        block.fused.push_back(next->name);
-        block.last = next;
-        through.clear();
-        next = soleConsumer(next->name, through);
-    }
-    if (next && (next->type == OpType::ReLU || next->type == OpType::ReLU6)) {
-        block.activation =
-            next->type == OpType::ReLU ? tfl::Activation::Relu : tfl::Activation::Relu6;
-        block.fused.insert(block.fused.end(), through.begin(), through.end());
-        block.fused.push_back(next->name);
-        block.last = next;
-    }
-    return block;
-}
-
-// Per-output-channel scale s = gamma / sqrt(var + eps); bias becomes (bias - mean) * s + beta.
+// Per-output-channel weight scales (all 1 without a BatchNorm); folds the bias in place.
 Result<std::vector<double>> FloatExporter::foldBatchNorm(const Block& block, const Node& node,
                                                          std::vector<float>& bias) const {
-    const size_t channels = bias.size();
-    std::vector<double> scale(channels, 1.0);
     if (!block.batchNorm)
-        return scale;
-    const Node& bn = *block.batchNorm;
-    // The BatchNorm layer runs with a float epsilon; fold with the same value.
-    const double eps = static_cast<float>(bn.attrs.getFloat("epsilon", 1e-5));
-    const char* names[] = {"gamma", "beta", "moving_mean", "moving_var"};
-    for (const char* n : names) {
-        auto it = bn.params.find(n);
-        if (it == bn.params.end() || static_cast<size_t>(it->second.size()) != channels)
-            return Status::error(where(bn) + ": parameter '" + n + "' must have " +
-                                 std::to_string(channels) + " values to fold into '" + node.name +
-                                 "'");
-    }
-    const Tensor& gamma = bn.params.at("gamma");
-    const Tensor& beta = bn.params.at("beta");
-    const Tensor& mean = bn.params.at("moving_mean");
-    const Tensor& var = bn.params.at("moving_var");
-    for (size_t c = 0; c < channels; ++c) {
-        const auto i = static_cast<int64_t>(c);
-        const double v = static_cast<double>(var[i]) + eps;
-        if (!(v > 0.0))
-            return Status::error(where(bn) + ": moving_var[" + std::to_string(c) +
-                                 "] + epsilon must be positive to fold it");
-        scale[c] = static_cast<double>(gamma[i]) / std::sqrt(v);
-        bias[c] = static_cast<float>((static_cast<double>(bias[c]) - mean[i]) * scale[c] +
-                                     static_cast<double>(beta[i]));
-    }
-    return scale;
+        return std::vector<double>(bias.size(), 1.0);
+    return qat::foldBatchNorm(*block.batchNorm, node, bias);
 }
 
 Result<int32_t> FloatExporter::inputTensor(const Node& node, size_t i) const {
@@ -330,7 +248,7 @@ Status FloatExporter::exportConv(const Node& node) {
     options.strideW = static_cast<int32_t>(geometry->sw);
     options.dilationH = static_cast<int32_t>(geometry->dh);
     options.dilationW = static_cast<int32_t>(geometry->dw);
-    options.activation = block.activation;
+    options.activation = fusedActivation(block);
     m_builder.addOperator(tfl::BuiltinOp::Conv2D, groups > 1 ? 6 : 1, {in, wt, bt}, {*out},
                           options);
     record(node, tfl::BuiltinOp::Conv2D, &block, static_cast<int64_t>(weights.size() * 4),
@@ -404,7 +322,7 @@ Status FloatExporter::exportDepthwise(const Node& node, const Node* convAsDepthw
     options.dilationH = static_cast<int32_t>(geometry->dh);
     options.dilationW = static_cast<int32_t>(geometry->dw);
     options.depthMultiplier = static_cast<int32_t>(multiplier);
-    options.activation = block.activation;
+    options.activation = fusedActivation(block);
     const int version = (geometry->dh != 1 || geometry->dw != 1) ? 2 : 1;
     m_builder.addOperator(tfl::BuiltinOp::DepthwiseConv2D, version, {in, wt, bt}, {*out}, options);
     record(node, tfl::BuiltinOp::DepthwiseConv2D, &block, static_cast<int64_t>(weights.size() * 4),
@@ -438,7 +356,7 @@ Status FloatExporter::exportDense(const Node& node) {
     if (!out)
         return out.status();
     tfl::FullyConnectedOptions options;
-    options.activation = block.activation;
+    options.activation = fusedActivation(block);
     m_builder.addOperator(tfl::BuiltinOp::FullyConnected, 1, {*in, wt, bt}, {*out}, options);
     record(node, tfl::BuiltinOp::FullyConnected, &block, static_cast<int64_t>(weights.size() * 4),
            static_cast<int64_t>(bias.size() * 4));
@@ -552,7 +470,7 @@ Status FloatExporter::exportAdd(const Node& node) {
                                       tfl::TensorType::Float32);
         }
         tfl::AddOptions options;
-        options.activation = lastAdd ? block.activation : tfl::Activation::None;
+        options.activation = lastAdd ? fusedActivation(block) : tfl::Activation::None;
         m_builder.addOperator(tfl::BuiltinOp::Add, 1, {acc, ins[i]}, {dst}, options);
         record(node, tfl::BuiltinOp::Add, lastAdd ? &block : nullptr);
         acc = dst;
@@ -714,16 +632,7 @@ Result<std::vector<uint8_t>> FloatExporter::run(TfliteExportReport* report) {
         return Status::error(".tflite export: the graph has uninitialized parameters; "
                              "initialize or load them first");
     const Node& output = m_graph.outputNode();
-    // Live = the output node and everything it depends on.
-    std::vector<std::string> stack{output.name};
-    while (!stack.empty()) {
-        std::string name = stack.back();
-        stack.pop_back();
-        if (!m_live.insert(name).second)
-            continue;
-        for (const auto& in : m_graph.find(name)->inputs)
-            stack.push_back(in);
-    }
+    m_live = liveNodes(m_graph); // only what the output depends on is exported
     for (const Node& node : m_graph.nodes) {
         if (!m_live.count(node.name) || m_absorbed.count(node.name))
             continue;
