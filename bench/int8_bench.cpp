@@ -1,20 +1,27 @@
 // int8 vs fp32 inference latency. For each model (default cnn-bn and mobilenet-tiny),
-// trained one epoch on the bundled Fashion-MNIST sample and PTQ-converted to int8: our
-// float Network (Phase::Eval) against the oneDNN int8 executor (IntFastExecutor) at
-// batch 1 and 64. Median of --repeats timed runs after warm-up; float and int8 runs are
-// interleaved so that both see the same machine load. Prints ms, the fp32/int8 ratio,
-// the thread count and oneDNN's ISA. ONEDNN_VERBOSE=1 shows the kernels oneDNN picks.
+// trained one epoch on the bundled Fashion-MNIST sample and PTQ-converted to int8: the
+// float inference executor (FloatFastExecutor: BN folded, activations fused, inference
+// primitives) against the oneDNN int8 executor (IntFastExecutor) at batch 1 and 64, with
+// the training network in Phase::Eval (the old float baseline) as a secondary figure.
+// Median of --repeats timed runs after warm-up; the three are interleaved (rotating which
+// goes first) so that all see the same machine load. Prints ms, the fp32/int8 ratios, the
+// interquartile spread of each series (a series above kMaxStableLatencySpread is flagged:
+// the machine was busy), the thread count and oneDNN's ISA. ONEDNN_VERBOSE=1 shows the
+// kernels oneDNN picks.
 //   int8_bench [--repeats 50] [--threads 2] [--models cnn-bn,mobilenet-tiny]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "qat/float_fast.h"
 #include "qat/int_fast.h"
+#include "qat/metrics.h"
 #include "qat/model_io.h"
 #include "qat/network.h"
 #include "qat/quantize.h"
@@ -24,11 +31,6 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-}
 
 template <typename F> double timeMs(F&& f) {
     const auto t0 = Clock::now();
@@ -81,7 +83,9 @@ int main(int argc, char** argv) {
         fail(data.message());
     std::printf("threads %d, oneDNN ISA %s, median of %d runs after warm-up\n", numThreads(),
                 oneDnnIsa().c_str(), opt.repeats);
-    std::printf("%-16s %6s %12s %12s %10s\n", "model", "batch", "fp32 ms", "int8 ms", "fp32/int8");
+    std::printf("%-16s %6s %12s %12s %10s %12s %10s  %s\n", "model", "batch", "fp32 ms", "int8 ms",
+                "fp32/int8", "fp32-old ms", "old/int8", "spread fp32/int8/old");
+    bool unstable = false;
 
     for (const std::string& name : opt.models) {
         auto graph = loadModelOrZoo(name, data->train.sampleShape, 1);
@@ -118,22 +122,39 @@ int main(int argc, char** argv) {
             auto fast = IntFastExecutor::create(model.value(), batch);
             if (!fast)
                 fail(fast.message());
+            auto floatFast = FloatFastExecutor::create(graph.value(), batch);
+            if (!floatFast)
+                fail(floatFast.message());
             Tensor x(withBatch(batch, data->test.sampleShape));
             std::copy(data->test.image(0), data->test.image(batch), x.data());
+            const std::function<void()> runs[3] = {
+                [&] { floatFast.value()->run(x); },
+                [&] { fast.value()->run(x); },
+                [&] { floatNet.value()->forward(x, Phase::Eval); },
+            };
             constexpr int kWarmup = 10;
-            for (int i = 0; i < kWarmup; ++i) {
-                floatNet.value()->forward(x, Phase::Eval);
-                fast.value()->run(x);
-            }
-            std::vector<double> fp32, int8;
-            for (int i = 0; i < opt.repeats; ++i) {
-                fp32.push_back(timeMs([&] { floatNet.value()->forward(x, Phase::Eval); }));
-                int8.push_back(timeMs([&] { fast.value()->run(x); }));
-            }
-            const double f = median(fp32), q = median(int8);
-            std::printf("%-16s %6lld %12.4f %12.4f %9.2fx\n", name.c_str(),
-                        static_cast<long long>(batch), f, q, f / q);
+            for (int i = 0; i < kWarmup; ++i)
+                for (const auto& run : runs)
+                    run();
+            std::vector<double> ms[3];
+            for (int i = 0; i < opt.repeats; ++i)
+                for (int k = 0; k < 3; ++k) {
+                    const int which = (i + k) % 3; // rotate which goes first
+                    ms[which].push_back(timeMs(runs[which]));
+                }
+            const LatencySeries f = summarizeLatency(ms[0]), q = summarizeLatency(ms[1]),
+                                old = summarizeLatency(ms[2]);
+            std::printf("%-16s %6lld %12.4f %12.4f %9.2fx %12.4f %9.2fx  %.0f%%/%.0f%%/%.0f%%\n",
+                        name.c_str(), static_cast<long long>(batch), f.median, q.median,
+                        f.median / q.median, old.median, old.median / q.median, f.spread * 100,
+                        q.spread * 100, old.spread * 100);
+            for (const auto* s : {&f, &q, &old})
+                unstable = unstable || !isStableLatency(*s);
         }
     }
+    if (unstable)
+        std::printf("warning: some series spread more than %.0f%% (interquartile range / "
+                    "median): the machine is busy, ratios are unreliable\n",
+                    kMaxStableLatencySpread * 100);
     return 0;
 }

@@ -84,6 +84,7 @@ QJsonObject metricsToJson(const qat::RunMetrics& m) {
     lat["int8_batch64_ms"] = m.latency.int8Batch64Ms;
     lat["threads"] = m.latency.threads;
     lat["isa"] = QString::fromStdString(m.latency.isa);
+    lat["stable"] = m.latency.stable;
     o["latency"] = lat;
     o["train_images_per_second"] = m.trainImagesPerSecond;
     o["seconds"] = m.seconds;
@@ -105,6 +106,7 @@ qat::RunMetrics metricsFromJson(const QJsonObject& o) {
     m.latency.int8Batch64Ms = lat["int8_batch64_ms"].toDouble();
     m.latency.threads = lat["threads"].toInt();
     m.latency.isa = lat["isa"].toString().toStdString();
+    m.latency.stable = lat["stable"].toBool(true); // runs stored before the field: stable
     m.trainImagesPerSecond = o["train_images_per_second"].toDouble();
     m.seconds = o["seconds"].toDouble();
     return m;

@@ -44,6 +44,7 @@ json latencyJson(const LatencyReport& l) {
                 {"int8", {{"batch1", l.int8Batch1Ms}, {"batch64", l.int8Batch64Ms}}},
                 {"threads", l.threads},
                 {"isa", l.isa},
+                {"stable", l.stable},
                 {"note", l.note}};
 }
 
@@ -60,6 +61,9 @@ void printLatency(std::FILE* out, const LatencyReport& l) {
                  ratio(l.floatBatch64Ms, l.int8Batch64Ms));
     if (!l.note.empty())
         std::fprintf(out, "  (%s)\n", l.note.c_str());
+    if (!l.stable)
+        std::fprintf(out, "  warning: latency figures are unstable (the machine is busy); "
+                          "the ratios above are unreliable, measure again when it is idle\n");
 }
 
 void printSizeReport(std::FILE* out, const char* title, const TfliteExportReport& r) {

@@ -23,6 +23,7 @@ assert 0 < j["int8_tflite_bytes"] < j["float_tflite_bytes"]
 lat = j["latency_ms"]
 for k in ("float", "int8"):
     assert lat[k]["batch1"] > 0 and lat[k]["batch64"] > 0, lat
+assert isinstance(lat["stable"], bool), lat
 assert "conv1" in j["plan"]["layers"]
 print("quantize JSON ok:", j["integer_accuracy"], j["int8_tflite_bytes"])
 PY

@@ -47,7 +47,10 @@ struct LatencyReport {
     int threads = 0;
     std::string isa;
     bool measured = false;
-    std::string note; // why a figure is missing (NaN), if one is
+    // False when a series stayed too spread out to trust (a busy machine) within the time
+    // budget; the figures are kept and `note` says which series and how spread.
+    bool stable = true;
+    std::string note; // why a figure is missing (NaN) or unstable, if one is
 };
 
 struct RunMetrics {
