@@ -8,7 +8,10 @@ fake-quant, fbgemm qconfig: per-channel symmetric weights, affine activations), 
 images/second (median of 3 timed windows after warm-up). Data: random tensors shaped like
 Fashion-MNIST (the throughput does not depend on pixel values).
 
-  /usr/bin/python3 bench/pytorch_peer.py [--steps 200] [--threads 2]
+  /usr/bin/python3 bench/pytorch_peer.py [--mode both|float|qat] [--steps 200] [--threads 2]
+
+With --mode float or qat, the last line is "RESULT <images/s>" (bench/train_bench --peer
+reads it).
 """
 import argparse
 import statistics
@@ -73,13 +76,19 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--mode", choices=["both", "float", "qat"], default="both")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
     torch.manual_seed(0)
 
-    f = throughput(CnnBn(), args.steps, args.batch)
-    print(f"pytorch {torch.__version__} float  cnn-bn train: {f:8.0f} img/s "
-          f"(batch {args.batch}, {args.threads} threads)")
+    if args.mode in ("both", "float"):
+        f = throughput(CnnBn(), args.steps, args.batch)
+        print(f"pytorch {torch.__version__} float  cnn-bn train: {f:8.0f} img/s "
+              f"(batch {args.batch}, {args.threads} threads)")
+        if args.mode == "float":
+            print(f"RESULT {f:.1f}")
+            return
 
     m = CnnBn()
     m.train()
@@ -90,6 +99,8 @@ def main():
     q = throughput(m, args.steps, args.batch)
     print(f"pytorch {torch.__version__} eager QAT cnn-bn train: {q:8.0f} img/s "
           f"(batch {args.batch}, {args.threads} threads)")
+    if args.mode == "qat":
+        print(f"RESULT {q:.1f}")
 
 
 if __name__ == "__main__":

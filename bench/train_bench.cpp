@@ -1,8 +1,11 @@
 // Training throughput of cnn-bn on Fashion-MNIST (full set when Debian's package is
 // installed, else the bundled sample), batch 64, Adam, 2 threads: warm-up steps, then
 // timed steps, repeated; prints the median images/s, where the time goes per phase
-// (data / forward+loss / backward / optimizer), the train() loop as a cross-check, and
-// the ratio to a PyTorch figure measured separately on this machine kind.
+// (data / forward+loss / backward / optimizer) and the train() loop as a cross-check.
+// --preset P benchmarks quantization-aware training (the fake-quant network of plan P,
+// simulated BN folding) instead of float training. --peer runs bench/pytorch_peer.py
+// (Debian python3-torch, same model, batch and threads; eager-mode QAT for --preset) in
+// the same run, after ours, and prints the ratio of the two measured figures.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -11,21 +14,21 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "ops/layer.h"
 #include "qat/dataset.h"
 #include "qat/model_io.h"
 #include "qat/network.h"
+#include "qat/quant_plan.h"
+#include "qat/quantize.h"
 #include "qat/runtime.h"
 #include "qat/trainer.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// PyTorch 1.13 (Debian python3-torch), same model, batch 64, Adam, 2 threads, this CPU.
-constexpr double kPeerImagesPerSecond = 1250.0;
 
 double since(Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
@@ -41,6 +44,36 @@ struct Phases {
     double data = 0, forward = 0, backward = 0, optimizer = 0;
 };
 
+// Runs the PyTorch peer and returns its images/s from the "RESULT <img/s>" line; NaN (with
+// the reason printed) when python3-torch or the script is missing or it fails.
+double runPeer(const std::string& script, const std::string& mode, int64_t batch, int threads) {
+    const std::string cmd = "/usr/bin/python3 '" + script + "' --mode " + mode + " --batch " +
+                            std::to_string(batch) + " --threads " + std::to_string(threads) +
+                            " 2>&1";
+    std::printf("peer: %s\n", cmd.c_str());
+    std::fflush(stdout);
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (!pipe) {
+        std::printf("peer: cannot start /usr/bin/python3\n");
+        return NAN;
+    }
+    double result = NAN;
+    char line[512];
+    while (std::fgets(line, sizeof line, pipe)) {
+        double v = 0;
+        if (std::sscanf(line, "RESULT %lf", &v) == 1)
+            result = v;
+        else
+            std::printf("  %s", line);
+    }
+    const int rc = pclose(pipe);
+    if (rc != 0 || !std::isfinite(result)) {
+        std::printf("peer: failed (exit status %d); install Debian's python3-torch\n", rc);
+        return NAN;
+    }
+    return result;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +84,9 @@ int main(int argc, char** argv) {
     int warmup = 20;
     int steps = 300;
     int reps = 3;
+    std::string preset;
+    bool peer = false;
+    std::string peerScript = QAT_BENCH_DIR "/pytorch_peer.py";
     CLI::App app{"Training throughput benchmark (images/s and per-phase breakdown)"};
     app.add_option("--model", modelName, "Zoo model")->capture_default_str();
     app.add_option("--dataset", datasetName, "Dataset name or directory")->capture_default_str();
@@ -69,6 +105,11 @@ int main(int argc, char** argv) {
     app.add_option("--reps", reps, "Repetitions")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
+    app.add_option("--preset", preset,
+                   "Benchmark QAT with this plan preset (int8, int8-per-tensor, w4a8, ...) "
+                   "instead of float training");
+    app.add_flag("--peer", peer, "Also run the PyTorch peer (python3-torch) and print the ratio");
+    app.add_option("--peer-script", peerScript, "The peer script")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
     qat::setNumThreads(threads);
@@ -83,7 +124,18 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "train_bench: %s\n", graph.message().c_str());
         return 1;
     }
-    auto netResult = qat::Network::create(graph.value(), 1);
+    qat::QuantPlan plan;
+    if (!preset.empty()) {
+        auto made = qat::makePlan(graph.value(), preset);
+        if (!made) {
+            std::fprintf(stderr, "train_bench: %s\n", made.message().c_str());
+            return 1;
+        }
+        plan = made.value();
+    }
+    auto netResult = preset.empty()
+                         ? qat::Network::create(graph.value(), 1)
+                         : qat::Network::create(graph.value(), plan, qat::QatOptions{}, 1);
     if (!netResult) {
         std::fprintf(stderr, "train_bench: %s\n", netResult.message().c_str());
         return 1;
@@ -108,9 +160,10 @@ int main(int argc, char** argv) {
         return 1;
     }
 
-    std::printf("train_bench: %s on %s [%s], %lld train images, batch %lld, Adam, %d threads, "
-                "oneDNN %s\n",
-                modelName.c_str(), datasetName.c_str(), data->source.c_str(),
+    const std::string mode = preset.empty() ? "float training" : "QAT (" + preset + ")";
+    std::printf("train_bench: %s of %s on %s [%s], %lld train images, batch %lld, Adam, %d "
+                "threads, oneDNN %s\n",
+                mode.c_str(), modelName.c_str(), datasetName.c_str(), data->source.c_str(),
                 static_cast<long long>(trainSet.size()), static_cast<long long>(batch),
                 qat::numThreads(), qat::oneDnnIsa().c_str());
     std::printf("%d warm-up + %d timed steps, %d repetitions\n\n", warmup, steps, reps);
@@ -186,8 +239,17 @@ int main(int argc, char** argv) {
     std::printf("train() loop, %lld images: %.1f img/s\n\n",
                 static_cast<long long>(loopConfig.limitTrain), loop->imagesPerSecond);
 
-    std::printf("peer (PyTorch 1.13, measured separately): ~%.0f img/s\n", kPeerImagesPerSecond);
-    std::printf("ratio ours/peer: %.2fx\n", rate / kPeerImagesPerSecond);
+    if (peer) {
+        if (modelName != "cnn-bn") {
+            std::printf("peer: the PyTorch peer implements cnn-bn only\n");
+        } else {
+            const double theirs =
+                runPeer(peerScript, preset.empty() ? "float" : "qat", batch, qat::numThreads());
+            if (std::isfinite(theirs))
+                std::printf("\n%s: ours %.1f img/s, PyTorch %.1f img/s, ratio ours/peer %.2fx\n",
+                            mode.c_str(), rate, theirs, rate / theirs);
+        }
+    }
     if (!std::isfinite(lossSink))
         std::printf("warning: the training loss became non-finite during the benchmark\n");
     return 0;
