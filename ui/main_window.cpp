@@ -1121,6 +1121,9 @@ void MainWindow::onRunFinished(quint64 jobId, const RunRecord& finished) {
     else
         line += tr(", float .tflite %1").arg(formatBytes(m.floatTfliteBytes));
     m_log->append(Severity::Info, line);
+    if (!m.latency.note.empty())
+        m_log->append(m.latency.stable ? Severity::Info : Severity::Warning,
+                      tr("%1: %2").arg(run.name, QString::fromStdString(m.latency.note)));
     updateStartFromRuns();
     emit runAdded(run);
 }

@@ -85,6 +85,7 @@ QJsonObject metricsToJson(const qat::RunMetrics& m) {
     lat["threads"] = m.latency.threads;
     lat["isa"] = QString::fromStdString(m.latency.isa);
     lat["stable"] = m.latency.stable;
+    lat["note"] = QString::fromStdString(m.latency.note);
     o["latency"] = lat;
     o["train_images_per_second"] = m.trainImagesPerSecond;
     o["seconds"] = m.seconds;
@@ -107,6 +108,7 @@ qat::RunMetrics metricsFromJson(const QJsonObject& o) {
     m.latency.threads = lat["threads"].toInt();
     m.latency.isa = lat["isa"].toString().toStdString();
     m.latency.stable = lat["stable"].toBool(true); // runs stored before the field: stable
+    m.latency.note = lat["note"].toString().toStdString();
     m.trainImagesPerSecond = o["train_images_per_second"].toDouble();
     m.seconds = o["seconds"].toDouble();
     return m;

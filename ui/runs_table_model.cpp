@@ -29,9 +29,11 @@ QString formatBytes(qint64 bytes) {
 
 namespace {
 
-QString formatMs(double ms, bool measured) {
-    return measured && ms > 0 ? QStringLiteral("%1 ms").arg(ms, 0, 'f', ms < 1 ? 3 : 2)
-                              : QStringLiteral("—");
+// Unstable figures (measured on a busy machine) carry a warning sign; the tooltip says why.
+QString formatMs(double ms, bool measured, bool stable) {
+    if (!measured || !(ms > 0))
+        return QStringLiteral("—");
+    return QStringLiteral("%1 ms%2").arg(ms, 0, 'f', ms < 1 ? 3 : 2).arg(stable ? "" : " ⚠");
 }
 
 QString modelName(const QString& model) {
@@ -88,9 +90,10 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
         case Int8Size:
             return formatBytes(m.int8TfliteBytes);
         case FloatLatency:
-            return formatMs(m.latency.floatBatch1Ms, m.latency.measured);
+            return formatMs(m.latency.floatBatch1Ms, m.latency.measured, m.latency.stable);
         case Int8Latency:
-            return formatMs(m.latency.int8Batch1Ms, m.latency.measured && quantized);
+            return formatMs(m.latency.int8Batch1Ms, m.latency.measured && quantized,
+                            m.latency.stable);
         case Seconds:
             return QStringLiteral("%1 s").arg(m.seconds, 0, 'f', 1);
         case Created:
@@ -146,10 +149,13 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
             return m.latency.measured
                        ? QStringLiteral("Median per image at batch 1 (batch 64: float %1 ms, int8 "
                                         "%2 ms per batch), %3 threads, %4")
-                             .arg(m.latency.floatBatch64Ms, 0, 'f', 2)
-                             .arg(m.latency.int8Batch64Ms, 0, 'f', 2)
-                             .arg(m.latency.threads)
-                             .arg(QString::fromStdString(m.latency.isa))
+                                 .arg(m.latency.floatBatch64Ms, 0, 'f', 2)
+                                 .arg(m.latency.int8Batch64Ms, 0, 'f', 2)
+                                 .arg(m.latency.threads)
+                                 .arg(QString::fromStdString(m.latency.isa)) +
+                             (m.latency.note.empty()
+                                  ? QString()
+                                  : QStringLiteral("\n") + QString::fromStdString(m.latency.note))
                        : QStringLiteral("Latency was not measured for this run");
         case FloatSize:
         case Int8Size:
@@ -166,6 +172,9 @@ QVariant RunsTableModel::data(const QModelIndex& index, int role) const {
     }
     if (role == Qt::ForegroundRole && r.cancelled)
         return QColor(110, 110, 110);
+    if (role == Qt::ForegroundRole && !m.latency.stable &&
+        (index.column() == FloatLatency || index.column() == Int8Latency))
+        return QColor(170, 90, 0);
     return {};
 }
 

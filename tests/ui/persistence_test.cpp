@@ -48,6 +48,8 @@ RunRecord sampleRecord() {
     r.metrics.latency.measured = true;
     r.metrics.latency.int8Batch1Ms = 0.25;
     r.metrics.latency.isa = "avx512_core_amx";
+    r.metrics.latency.stable = false;
+    r.metrics.latency.note = "latency unstable: float batch 1 spread 240% over 40 runs";
     r.curve = {{1, 0.05, 2.3, 0.1}, {2, 0.1, 2.1, 0.2}};
     qat::EpochResult e;
     e.epoch = 1;
@@ -89,6 +91,8 @@ void PersistenceTest::storeRoundTrip() {
     QCOMPARE(back.metrics.int8TfliteBytes, int64_t(34567));
     QCOMPARE(back.metrics.latency.int8Batch1Ms, 0.25);
     QCOMPARE(QString::fromStdString(back.metrics.latency.isa), QStringLiteral("avx512_core_amx"));
+    QVERIFY(!back.metrics.latency.stable);
+    QCOMPARE(back.metrics.latency.note, r.metrics.latency.note);
     QCOMPARE(back.curve.size(), 2);
     QCOMPARE(back.curve[1].loss, 2.1);
     QCOMPARE(back.epochs.size(), 1);

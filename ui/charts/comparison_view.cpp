@@ -282,8 +282,11 @@ void ComparisonView::plotLatency() {
                           {tr("Int8"), chartstyle::color(2), {}}};
     QVector<BarSeries> b64 = b1;
     QStringList setups;
+    QStringList unstable;
     for (const auto& r : m_runs) {
         const qat::LatencyReport& l = r.metrics.latency;
+        if (l.measured && !l.stable)
+            unstable << r.name;
         b1[0].values << ms(l.floatBatch1Ms, l.measured);
         b1[1].values << ms(l.int8Batch1Ms, l.measured);
         b64[0].values << ms(l.floatBatch64Ms, l.measured);
@@ -305,10 +308,13 @@ void ComparisonView::plotLatency() {
     for (int i = 0; i < plot->plottableCount(); ++i)
         if (plot->plottable(i)->keyAxis()->axisRect() == r64)
             plot->plottable(i)->removeFromLegend();
-    chartstyle::setFootnote(
-        plot,
+    QString footnote =
         tr("Median per batch after warm-up%1; n/m = not measured.")
-            .arg(setups.isEmpty() ? QString() : QStringLiteral(" (") + setups.join("; ") + ")"));
+            .arg(setups.isEmpty() ? QString() : QStringLiteral(" (") + setups.join("; ") + ")");
+    if (!unstable.isEmpty())
+        footnote += tr(" Unreliable (timings spread widely; the machine was busy): %1.")
+                        .arg(unstable.join(", "));
+    chartstyle::setFootnote(plot, footnote);
 }
 
 void ComparisonView::plotScatter() {
