@@ -173,6 +173,8 @@ Status Converter::pointParams(int point, QuantParams& out, const std::string& la
                          "' was never observed; calibrate (PTQ) or train (QAT) first");
 }
 
+// `name` and `shape` are copied before the tensor is appended, so they may refer into
+// m_model.tensors; references into it held by the caller are invalid afterwards.
 int Converter::addActivation(const std::string& name, const Shape& shape, const QuantParams* params,
                              int bits) {
     IntTensor t;
@@ -197,11 +199,13 @@ int Converter::ensureFloat(int tensor) {
         return tensor;
     if (auto it = m_floatCopy.find(tensor); it != m_floatCopy.end())
         return it->second;
-    const IntTensor& src = m_model.tensors[static_cast<size_t>(tensor)];
-    const int f = addActivation(src.name + "/dequantized", src.shape, nullptr, 0);
+    // A copy: addActivation() appends to m_model.tensors, which invalidates references.
+    const std::string name = m_model.tensors[static_cast<size_t>(tensor)].name;
+    const int f = addActivation(name + "/dequantized",
+                                m_model.tensors[static_cast<size_t>(tensor)].shape, nullptr, 0);
     IntOp op;
     op.kind = IntOpKind::Dequantize;
-    op.node = src.name;
+    op.node = name;
     op.inputs = {tensor};
     op.outputs = {f};
     m_model.ops.push_back(op);
@@ -223,6 +227,8 @@ Status Converter::ensureInt(int tensor, int point, const std::string& layer, int
         return Status::ok();
     }
     // QUANTIZE float->int, or int->int (requantize to the consumer's grid).
+    const float srcScale = isInt(tensor) ? src.scales[0] : 0.0f;
+    // `src` is not used below: addActivation() appends to m_model.tensors and may move it.
     const int q = addActivation(src.name + "/quantized", src.shape, &p, bitsOfPoint(point));
     IntOp op;
     op.kind = IntOpKind::Quantize;
@@ -230,7 +236,7 @@ Status Converter::ensureInt(int tensor, int point, const std::string& layer, int
     op.inputs = {tensor};
     op.outputs = {q};
     if (isInt(tensor)) {
-        quantizeMultiplier(static_cast<double>(src.scales[0]) / static_cast<double>(p.scale),
+        quantizeMultiplier(static_cast<double>(srcScale) / static_cast<double>(p.scale),
                            op.multiplier.emplace_back(), op.shift.emplace_back());
     }
     m_model.ops.push_back(op);
@@ -462,10 +468,12 @@ Status Converter::convertOther(size_t i) {
     case OpType::ZeroPad:
     case OpType::MaxPool:
     case OpType::AvgPool: {
-        const IntTensor& src = m_model.tensors[static_cast<size_t>(in0)];
         const bool integer = isInt(in0);
         const int out = static_cast<int>(m_model.tensors.size());
-        IntTensor t = src;
+        // The output starts as a copy of the input (same grid). A copy, not a reference:
+        // the push_back below may reallocate m_model.tensors.
+        IntTensor t = m_model.tensors[static_cast<size_t>(in0)];
+        const Shape inShape = t.shape;
         t.name = node.name;
         t.shape = node.outputShape;
         t.isConstant = false;
@@ -482,7 +490,7 @@ Status Converter::convertOther(size_t i) {
             op.geom.padBottom = pads[2];
             op.geom.padRight = pads[3];
         } else {
-            auto geom = resolveGeometry(node, m_model.tensors[static_cast<size_t>(in0)].shape);
+            auto geom = resolveGeometry(node, inShape);
             if (!geom)
                 return geom.status();
             op.geom = geom.value();
@@ -490,8 +498,8 @@ Status Converter::convertOther(size_t i) {
                           ? (integer ? IntOpKind::MaxPool : IntOpKind::FloatMaxPool)
                           : (integer ? IntOpKind::AvgPool : IntOpKind::FloatAvgPool);
             if (integer) {
-                op.actMin = src.qmin;
-                op.actMax = src.qmax;
+                op.actMin = t.qmin;
+                op.actMax = t.qmax;
             }
         }
         op.inputs = {in0};
@@ -584,8 +592,9 @@ Status Converter::convertOther(size_t i) {
                 return Status::error("layer '" + node.name + "': input has no quantization grid");
             QAT_RETURN_IF_ERROR(ensureInt(src, p, node.name, src));
         }
-        const IntTensor& inT = m_model.tensors[static_cast<size_t>(src)];
         const int out = addActivation(node.name, node.outputShape, &outP, bits);
+        // After addActivation(), which may reallocate m_model.tensors.
+        const IntTensor& inT = m_model.tensors[static_cast<size_t>(src)];
         op.inputs = {src};
         op.outputs = {out};
         if (node.type == OpType::Softmax) {
