@@ -210,6 +210,11 @@ Tensor* tensorAtAlignment(uintptr_t rem, int64_t n, std::vector<std::unique_ptr<
 // on heap addresses. Regression: Eigen's approximate packet sqrt made Adam differ by an
 // ulp between runs.
 TEST(OptimizerTest, UpdatesDoNotDependOnBufferAlignment) {
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer's allocator returns these small buffers 32-byte aligned only, so the
+    // 16 mod 32 case cannot be set up; the ordinary build runs this test.
+    GTEST_SKIP() << "needs the system allocator (AddressSanitizer aligns to 32 bytes)";
+#endif
     constexpr int kSlots = 32;
     constexpr int64_t kElems = 13;
     std::mt19937 rng(7);
