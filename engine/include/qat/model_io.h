@@ -32,8 +32,8 @@ struct ModelFile {
 Result<ModelFile> loadModelFile(const std::string& path);
 // Returns a finalized graph. Missing parameters are initialized from `seed`.
 // inputShape, when given, replaces the Input node's shape (only for files without weights).
-Result<Graph> loadModel(const std::string& path, std::optional<Shape> inputShape = std::nullopt,
-                        uint64_t seed = 0);
+Result<Graph> loadModel(const std::string& path,
+                        const std::optional<Shape>& inputShape = std::nullopt, uint64_t seed = 0);
 
 // Graph <-> JSON (the "graph" object of the file, without weights).
 std::string graphToJson(const Graph& graph);
@@ -44,6 +44,7 @@ std::vector<std::string> zooModelNames();
 std::string resourceDir();
 // Loads a zoo model by name, or a model file by path.
 Result<Graph> loadModelOrZoo(const std::string& nameOrPath,
-                             std::optional<Shape> inputShape = std::nullopt, uint64_t seed = 0);
+                             const std::optional<Shape>& inputShape = std::nullopt,
+                             uint64_t seed = 0);
 
 } // namespace qat

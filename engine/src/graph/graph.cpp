@@ -59,6 +59,7 @@ std::optional<OpType> opTypeFromName(std::string_view name) {
 const std::vector<OpType>& allOpTypes() {
     static const std::vector<OpType> all = [] {
         std::vector<OpType> v;
+        v.reserve(kOpNames.size());
         for (const auto& e : kOpNames)
             v.push_back(e.type);
         return v;
@@ -312,8 +313,9 @@ Status Graph::finalize() {
         const auto specs =
             detail::paramSpecs(node, operands.empty() ? Shape{} : *operands[0].shape);
         for (const auto& [name, tensor] : node.params) {
-            auto spec = std::find_if(specs.begin(), specs.end(),
-                                     [&](const detail::ParamSpec& p) { return p.name == name; });
+            auto spec = std::find_if(
+                specs.begin(), specs.end(),
+                [&paramName = name](const detail::ParamSpec& p) { return p.name == paramName; });
             if (spec == specs.end()) {
                 std::string expected;
                 for (const auto& p : specs)

@@ -525,7 +525,8 @@ Status saveModel(const Graph& graph, const std::string& path, const std::string&
     return writeFileAtomically(path, file);
 }
 
-Result<Graph> loadModel(const std::string& path, std::optional<Shape> inputShape, uint64_t seed) {
+Result<Graph> loadModel(const std::string& path, const std::optional<Shape>& inputShape,
+                        uint64_t seed) {
     auto graph = loadModelImpl(path, inputShape, seed);
     if (!graph)
         return graph.status().withContext(path);

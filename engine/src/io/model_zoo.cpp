@@ -55,13 +55,13 @@ std::string resourceDir() {
     return QAT_INSTALL_RESOURCE_DIR;
 }
 
-Result<Graph> loadModelOrZoo(const std::string& nameOrPath, std::optional<Shape> inputShape,
+Result<Graph> loadModelOrZoo(const std::string& nameOrPath, const std::optional<Shape>& inputShape,
                              uint64_t seed) {
     const auto names = zooModelNames();
     if (std::find(names.begin(), names.end(), nameOrPath) != names.end()) {
         const std::string path =
             (fs::path(resourceDir()) / "zoo" / (nameOrPath + ".json")).string();
-        auto graph = loadModel(path, std::move(inputShape), seed);
+        auto graph = loadModel(path, inputShape, seed);
         if (!graph)
             return Status::error("zoo model '" + nameOrPath + "': " + graph.message() +
                                  " (set QATLAB_RESOURCES to the directory holding zoo/)");
@@ -74,7 +74,7 @@ Result<Graph> loadModelOrZoo(const std::string& nameOrPath, std::optional<Shape>
     if (!looksLikePath)
         return Status::error("unknown model '" + nameOrPath +
                              "': not a file and not a zoo model (zoo models: " + zooList() + ")");
-    return loadModel(nameOrPath, std::move(inputShape), seed);
+    return loadModel(nameOrPath, inputShape, seed);
 }
 
 } // namespace qat

@@ -867,7 +867,7 @@ Status OneDnnIntExecutor::addOp(size_t i) {
 
 Status OneDnnIntExecutor::build(const IntModel& model) {
     m_model = &model;
-    const Status status = buildSteps();
+    Status status = buildSteps();
     m_model = nullptr;
     return status;
 }
