@@ -5,7 +5,7 @@
 #   share/qatlab/datasets/fashion-mnist-sample/      datasets: sampleDataDir() + sample name
 #   share/applications, share/metainfo, share/icons/hicolor/scalable/apps   (GUI only)
 #   share/man/man1/qatlab-cli.1.gz, qatlab.1.gz     generated from --help at build time
-#   share/doc/qatlab/copyright, changelog.gz
+#   share/doc/qatlab/copyright, changelog.gz, README.fashion-mnist-sample.md
 # engine/ and datasets/ compile "${CMAKE_INSTALL_PREFIX}/share/qatlab[/datasets]" in as
 # the installed resource paths, so the package must come from a build configured with
 # CMAKE_INSTALL_PREFIX=/usr (the release and ci presets); cpack refuses any other prefix.
@@ -25,30 +25,33 @@ set(CMAKE_INSTALL_DEFAULT_DIRECTORY_PERMISSIONS
 install(TARGETS qatlab-cli RUNTIME DESTINATION bin)
 install(DIRECTORY ${QAT_RESOURCE_DIR}/zoo/ DESTINATION ${QAT_INSTALL_SHARE_QATLAB}/zoo
         FILES_MATCHING PATTERN "*.json")
+# The sample's README (provenance, checksums, license) is documentation: /usr/share/doc.
 install(DIRECTORY ${QAT_DATASETS_DIR}/fashion-mnist-sample
-        DESTINATION ${QAT_INSTALL_SHARE_QATLAB}/datasets)
+        DESTINATION ${QAT_INSTALL_SHARE_QATLAB}/datasets PATTERN README.md EXCLUDE)
+install(FILES ${QAT_DATASETS_DIR}/fashion-mnist-sample/README.md
+        DESTINATION share/doc/qatlab RENAME README.fashion-mnist-sample.md)
 install(FILES ${QAT_PACKAGING_DIR}/copyright DESTINATION share/doc/qatlab)
 
 # --- generated files: changelog.gz and man pages --------------------------------------------
 # The man pages' date is the newest changelog entry's, so rebuilding gives the same bytes.
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${QAT_PACKAGING_DIR}/changelog)
 file(STRINGS ${QAT_PACKAGING_DIR}/changelog _qat_trailers REGEX "^ -- .*  [A-Z][a-z][a-z], ")
 list(GET _qat_trailers 0 _qat_trailer)
 if(NOT _qat_trailer MATCHES ", ([0-9]+) ([A-Z][a-z][a-z]) ([0-9][0-9][0-9][0-9]) ")
   message(FATAL_ERROR "packaging/changelog: cannot read the date of the newest entry")
 endif()
+set(_qat_day ${CMAKE_MATCH_1})
+set(_qat_year ${CMAKE_MATCH_3})
 set(_qat_months Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec)
 list(FIND _qat_months ${CMAKE_MATCH_2} _qat_month)
 math(EXPR _qat_month "${_qat_month} + 1")
-string(LENGTH "${_qat_month}" _len)
-if(_len EQUAL 1)
+if(_qat_month LESS 10)
   set(_qat_month "0${_qat_month}")
 endif()
-set(_qat_day ${CMAKE_MATCH_1})
-string(LENGTH "${_qat_day}" _len)
-if(_len EQUAL 1)
+if(_qat_day MATCHES "^[0-9]$")
   set(_qat_day "0${_qat_day}")
 endif()
-set(QAT_RELEASE_DATE "${CMAKE_MATCH_3}-${_qat_month}-${_qat_day}")
+set(QAT_RELEASE_DATE "${_qat_year}-${_qat_month}-${_qat_day}")
 
 set(QAT_PACKAGING_BINARY_DIR ${PROJECT_BINARY_DIR}/packaging)
 set(_qat_changelog_gz ${QAT_PACKAGING_BINARY_DIR}/changelog.gz)

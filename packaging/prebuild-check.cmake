@@ -9,7 +9,7 @@ macro(problem)
 endmacro()
 
 if(NOT QAT_INSTALL_PREFIX STREQUAL "/usr")
-  problem("the build has CMAKE_INSTALL_PREFIX=${QAT_INSTALL_PREFIX}; the "
+  problem("the build has CMAKE_INSTALL_PREFIX=${QAT_INSTALL_PREFIX}, but the "
        "engine compiles that path in, so the package needs a build configured with /usr "
        "(presets release and ci)")
 endif()
@@ -37,8 +37,9 @@ if(zoo STREQUAL "")
 endif()
 
 file(STRINGS "${QAT_PACKAGING_DIR}/changelog" top LIMIT_COUNT 1)
+string(REPLACE ";" "\\;" top "${top}")
 if(NOT top MATCHES "^qatlab \\(${QAT_VERSION}\\) ")
-  problem("packaging/changelog starts with '${top}'; add an entry for "
+  problem("packaging/changelog starts with '${top}', add an entry for "
        "${QAT_VERSION} (project(VERSION))")
 endif()
 if(QAT_HAS_GUI)
@@ -46,7 +47,7 @@ if(QAT_HAS_GUI)
   string(REGEX MATCH "<release version=\"([^\"]*)\"" _ "${metainfo}")
   if(NOT CMAKE_MATCH_1 STREQUAL QAT_VERSION)
     problem("the newest <release> in packaging/${QAT_APP_ID}.metainfo.xml is "
-         "'${CMAKE_MATCH_1}'; add one for ${QAT_VERSION}")
+         "'${CMAKE_MATCH_1}', add one for ${QAT_VERSION}")
   endif()
 endif()
 
