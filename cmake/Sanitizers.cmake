@@ -10,7 +10,7 @@ if(QAT_SANITIZE)
     message(FATAL_ERROR "QAT_SANITIZE needs GCC or Clang (found ${CMAKE_CXX_COMPILER_ID})")
   endif()
   # Included before any add_subdirectory(), so the flags reach every project target
-  # (libraries, executables, tests, benchmarks) and nothing else.
+  # (libraries, executables, tests) and nothing else.
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)
