@@ -134,8 +134,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 # Shared-library dependencies come from dpkg-shlibdeps on the installed binaries: Qt 6
-# (Widgets, PrintSupport, Sql), libqcustomplot2.1-qt6, libdnnl2, libgomp1, zlib1g, libc6,
-# libstdc++6 (and ONNX/protobuf when the importer links them); Qt PrintSupport comes with
+# (Widgets, PrintSupport, Sql), libqcustomplot2.1-qt6, libdnnl2, libgomp1, zlib1g,
+# libpng16-16 and libjpeg62-turbo (image-folder datasets), libc6, libstdc++6 (and
+# ONNX/protobuf when the importer links them); Qt PrintSupport comes with
 # libqcustomplot2.1-qt6, which is what uses it. Added by hand: what is loaded as a plugin,
 # not linked — the Qt SQLite driver for the runs database.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)

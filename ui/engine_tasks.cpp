@@ -62,13 +62,17 @@ bool isQatModelFile(const QString& path) {
 
 } // namespace
 
-qat::Result<qat::Graph> loadModelSource(const QString& source, std::optional<qat::Shape> zooShape,
+qat::Result<qat::Graph> loadModelSource(const QString& source, const qat::Dataset* zooData,
                                         uint64_t seed, const ImportSettings& import,
                                         QString* report) {
     if (report)
         report->clear();
-    if (isZooModel(source))
-        return qat::loadModelOrZoo(source.toStdString(), std::move(zooShape), seed);
+    if (isZooModel(source)) {
+        if (!zooData)
+            return qat::loadModelOrZoo(source.toStdString(), std::nullopt, seed);
+        return qat::loadModelOrZoo(source.toStdString(), zooData->sampleShape, seed,
+                                   zooData->numClasses);
+    }
     if (isQatModelFile(source))
         return qat::loadModelOrZoo(source.toStdString(), std::nullopt, seed);
     qat::ImportOptions options;
@@ -152,10 +156,8 @@ ExperimentInfo inspectExperiment(quint64 requestId, const QString& modelSource,
             info.datasetError = fromStd(data.message());
         }
 
-        std::optional<qat::Shape> shape;
-        if (info.datasetOk && isZooModel(modelSource))
-            shape = info.dataset.data->train.sampleShape;
-        auto graph = loadModelSource(modelSource, shape, 0, import, &info.importReport);
+        const qat::Dataset* zooData = info.datasetOk ? &info.dataset.data->train : nullptr;
+        auto graph = loadModelSource(modelSource, zooData, 0, import, &info.importReport);
         if (!graph) {
             info.modelError = fromStd(graph.message());
             return info;

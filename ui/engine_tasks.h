@@ -17,17 +17,18 @@ namespace qatui {
 // True if `source` names a built-in zoo model (not a file).
 bool isZooModel(const QString& source);
 
-// A model as the worker and the layer table load it: a zoo model (shaped for the dataset,
-// initialized from `seed`), a QAT Lab model file (.qatm, or a .json graph initialized from
-// `seed`), or an ONNX / .tflite file through the engine's importers. `report`, when given,
-// receives the importer's coverage report for imported files (empty otherwise). An
-// importable file with unsupported ops is an error listing every one of them.
-qat::Result<qat::Graph> loadModelSource(const QString& source, std::optional<qat::Shape> zooShape,
+// A model as the worker and the layer table load it: a zoo model (fitted to `zooData`'s
+// image shape and class count when given, initialized from `seed`), a QAT Lab model file
+// (.qatm, or a .json graph initialized from `seed`), or an ONNX / .tflite file through the
+// engine's importers. `report`, when given, receives the importer's coverage report for
+// imported files (empty otherwise). An importable file with unsupported ops is an error
+// listing every one of them.
+qat::Result<qat::Graph> loadModelSource(const QString& source, const qat::Dataset* zooData,
                                         uint64_t seed, const ImportSettings& import = {},
                                         QString* report = nullptr);
 
-// Loads the dataset and the model (a zoo model takes the dataset's sample shape), describes
-// every layer, checks that they fit, and builds the preset's plan.
+// Loads the dataset and the model (a zoo model takes the dataset's sample shape and class
+// count), describes every layer, checks that they fit, and builds the preset's plan.
 ExperimentInfo inspectExperiment(quint64 requestId, const QString& modelSource,
                                  const QString& datasetName, const QString& preset,
                                  const ImportSettings& import,

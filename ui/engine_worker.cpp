@@ -201,13 +201,10 @@ QString EngineWorker::runStep(const RunJob& job, int index, const qat::DatasetSp
             isZooModel(source)
                 ? QStringLiteral("%1 (initialized, seed %2)").arg(source).arg(spec.train.seed)
                 : source;
-    std::optional<qat::Shape> shape;
-    if (isZooModel(source))
-        shape = data.train.sampleShape;
     // Import settings belong to the original file; artefacts are QAT Lab model files.
     const bool original = source == step.model;
-    auto graph =
-        loadModelSource(source, shape, spec.train.seed, original ? step.import : ImportSettings());
+    auto graph = loadModelSource(source, &data.train, spec.train.seed,
+                                 original ? step.import : ImportSettings());
     if (!graph)
         return fromStd(graph.message());
     if (spec.kind != qat::RunKind::Float) {

@@ -173,7 +173,8 @@ void MainWindow::createActions() {
 
     m_chooseDatasetAction = new QAction(tr("Choose &Dataset Directory…"), this);
     m_chooseDatasetAction->setStatusTip(
-        tr("Use a directory with MNIST-format IDX files or CIFAR-10 binary batches"));
+        tr("Use a directory with MNIST-format IDX files, CIFAR-10 binary batches, or PNG/JPEG "
+           "images in one subdirectory per class"));
     connect(m_chooseDatasetAction, &QAction::triggered, this, &MainWindow::chooseDatasetDirectory);
 
     m_exportAction = new QAction(tr("&Export Run as TFLite…"), this);
@@ -1333,7 +1334,7 @@ void MainWindow::chooseModelFile() {
 
 void MainWindow::chooseDatasetDirectory() {
     const QString dir = QFileDialog::getExistingDirectory(
-        this, tr("Dataset directory (MNIST-format IDX files or CIFAR-10 binary batches)"),
+        this, tr("Dataset directory (IDX files, CIFAR-10 batches, or an image folder)"),
         QDir::homePath());
     if (dir.isEmpty()) {
         m_runPanel->setDatasetName(m_datasetName); // the combo showed "Choose directory…"

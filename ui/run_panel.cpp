@@ -84,9 +84,12 @@ RunPanel::RunPanel(QWidget* parent) : QWidget(parent) {
                            Qt::ToolTipRole);
     m_dataset->insertSeparator(2);
     m_dataset->addItem(tr("Choose directory…"), kChooseDirectory);
-    m_dataset->setItemData(m_dataset->count() - 1,
-                           tr("A directory with MNIST-format IDX files or CIFAR-10 binary batches"),
-                           Qt::ToolTipRole);
+    m_dataset->setItemData(
+        m_dataset->count() - 1,
+        tr("A directory with MNIST-format IDX files, CIFAR-10 binary batches, or "
+           "PNG/JPEG images in one subdirectory per class (optionally "
+           "inside train/ and test/)"),
+        Qt::ToolTipRole);
     m_datasetInfo = new QLabel;
     m_datasetInfo->setWordWrap(true);
     m_datasetInfo->setTextInteractionFlags(Qt::TextSelectableByMouse);

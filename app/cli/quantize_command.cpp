@@ -120,9 +120,12 @@ int runQuantize(const QuantizeOptions& opt) {
     if (!data)
         return fail(data.message());
     std::optional<Shape> inputShape;
-    if (isZoo(opt.model))
+    std::optional<int64_t> numClasses;
+    if (isZoo(opt.model)) {
         inputShape = data->train.sampleShape;
-    auto loaded = loadModelOrZoo(opt.model, inputShape, opt.seed);
+        numClasses = data->train.numClasses;
+    }
+    auto loaded = loadModelOrZoo(opt.model, inputShape, opt.seed, numClasses);
     if (!loaded)
         return fail(loaded.message());
     Graph graph = std::move(loaded).value();
@@ -340,7 +343,7 @@ int runBench(const BenchOptions& opt) {
     QuantPlan plan;
     QuantState state;
     if (isZoo(opt.model)) {
-        auto g = loadModelOrZoo(opt.model, data->train.sampleShape);
+        auto g = loadModelOrZoo(opt.model, data->train.sampleShape, 0, data->train.numClasses);
         if (!g)
             return fail(g.message());
         graph = std::move(g).value();

@@ -116,12 +116,16 @@ int runTrain(const TrainOptions& opt) {
         return fail(data.message());
     const DatasetSplits& splits = data.value();
 
+    // A zoo model takes the dataset's image shape and class count.
     std::optional<Shape> inputShape;
+    std::optional<int64_t> numClasses;
     if (!opt.inputShape.empty())
         inputShape = parseShape(opt.inputShape);
     else if (isZooName(opt.model))
         inputShape = splits.train.sampleShape;
-    auto graph = loadModelOrZoo(opt.model, inputShape, opt.seed);
+    if (isZooName(opt.model))
+        numClasses = splits.train.numClasses;
+    auto graph = loadModelOrZoo(opt.model, inputShape, opt.seed, numClasses);
     if (!graph)
         return fail(graph.message());
     auto net = Network::create(graph.value(), opt.seed);
@@ -231,11 +235,12 @@ Command addTrainCommand(CLI::App& parent) {
     auto opt = std::make_shared<TrainOptions>();
     CLI::App* sub = parent.add_subcommand("train", "Train a model (float) on a dataset");
     sub->footer("\nMODEL is a zoo name (see 'qatlab-cli zoo'; it takes the dataset's image "
-                "shape) or a model file (.qatm or graph JSON).\nDATASET is fashion-mnist, "
-                "fashion-mnist-sample, mnist-sample, mnist, or a directory with IDX or "
-                "CIFAR-10 binary files.\nCtrl-C stops after the current batch; a second Ctrl-C "
-                "quits at once.\n\nExample: qatlab-cli train cnn-bn --dataset fashion-mnist "
-                "--epochs 3 --json");
+                "shape and class count) or a model file (.qatm or graph JSON).\nDATASET is "
+                "fashion-mnist, fashion-mnist-sample, mnist-sample, mnist, or a directory with "
+                "IDX or CIFAR-10 binary files, or PNG/JPEG images in one subdirectory per class "
+                "(optionally inside train/ and test/).\nCtrl-C stops after the current batch; a "
+                "second Ctrl-C quits at once.\n\nExample: qatlab-cli train cnn-bn --dataset "
+                "fashion-mnist --epochs 3 --json");
     sub->add_option("MODEL", opt->model, "Zoo model name or model file")->required();
     sub->add_option("--dataset,-d", opt->dataset, "Dataset name or directory")->required();
     sub->add_option("--epochs,-e", opt->epochs, "Passes over the training set")

@@ -1,7 +1,7 @@
 // Dataset resolution: maps a name ("fashion-mnist", "mnist", the bundled samples) or a
-// directory to train/test splits, and locates the bundled samples. Environment:
-// QATLAB_DATASETS (samples dir), QATLAB_MNIST_DIR, QATLAB_FASHION_MNIST_DIR (replaces
-// Debian's /usr/share/datasets/fashion-mnist).
+// directory (IDX, CIFAR-10, image folder) to train/test splits, and locates the bundled
+// samples. Environment: QATLAB_DATASETS (samples dir), QATLAB_MNIST_DIR,
+// QATLAB_FASHION_MNIST_DIR (replaces Debian's /usr/share/datasets/fashion-mnist).
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -30,7 +30,8 @@ constexpr const char* kAcceptedNames =
     "accepted: fashion-mnist, fashion-mnist-sample, mnist (needs $QATLAB_MNIST_DIR), "
     "mnist-sample, or a directory holding train-/t10k- IDX files "
     "(train-images-idx3-ubyte[.gz] ...) or CIFAR-10 binary batches (data_batch_1.bin .. "
-    "data_batch_5.bin, test_batch.bin)";
+    "data_batch_5.bin, test_batch.bin), or an image folder of PNG/JPEG files with one "
+    "subdirectory per class (DIR/<class>/*.png, or DIR/train/<class>/ and DIR/test/<class>/)";
 
 std::string envOr(const char* name, const std::string& fallback) {
     const char* v = std::getenv(name);
@@ -246,6 +247,8 @@ Result<DatasetSplits> loadDirectory(const fs::path& dir) {
         return loadCifarDirectory(dir);
     if (hasCifarFiles(dir / "cifar-10-batches-bin"))
         return loadCifarDirectory(dir / "cifar-10-batches-bin");
+    if (looksLikeImageFolder(dir.string()))
+        return loadImageFolder(dir.string());
     return Status::error(dir.string() + ": holds no dataset files; " + kAcceptedNames);
 }
 

@@ -311,6 +311,32 @@ TEST_F(ModelIoTest, InputShapeOverrideIsRefusedForStoredWeights) {
     EXPECT_NE(r.message().find(p), std::string::npos) << r.message();
 }
 
+TEST_F(ModelIoTest, ClassCountOverrideFitsTheOutputDense) {
+    // Every zoo model ends in Dense (+ Softmax): fitted to a 5-class RGB image folder.
+    for (const auto& name : zooModelNames()) {
+        auto g = loadModelOrZoo(name, Shape{12, 12, 3}, 1, 5);
+        ASSERT_TRUE(g.isOk()) << name << ": " << g.message();
+        EXPECT_EQ(g->outputShape(), (Shape{5})) << name;
+        EXPECT_TRUE(g->hasAllParams()) << name;
+    }
+    auto unchanged = loadModelOrZoo("mnist-cnn", std::nullopt, 1, 10);
+    ASSERT_TRUE(unchanged.isOk()) << unchanged.message();
+    EXPECT_EQ(unchanged->outputShape(), (Shape{10}));
+}
+
+TEST_F(ModelIoTest, ClassCountOverrideIsRefusedForStoredWeights) {
+    Graph g = finalizedSample();
+    const std::string p = path("classes.qatm");
+    ASSERT_TRUE(saveModel(g, p).isOk());
+    const int64_t classes = g.outputShape().back();
+    EXPECT_TRUE(loadModel(p, std::nullopt, 0, classes).isOk()); // unchanged count is fine
+    auto r = loadModel(p, std::nullopt, 0, classes + 1);
+    ASSERT_FALSE(r.isOk());
+    EXPECT_NE(r.message().find("cannot change them to " + std::to_string(classes + 1)),
+              std::string::npos)
+        << r.message();
+}
+
 TEST_F(ModelIoTest, PartialWeightsAreCompletedFromSeed) {
     const std::string p = path("partial.qatm");
     writeBytes(

@@ -31,9 +31,12 @@ struct ModelFile {
 };
 Result<ModelFile> loadModelFile(const std::string& path);
 // Returns a finalized graph. Missing parameters are initialized from `seed`.
-// inputShape, when given, replaces the Input node's shape (only for files without weights).
+// inputShape, when given, replaces the Input node's shape, and numClasses the units of the
+// Dense layer producing the output (directly or through Softmax) — both only for files
+// without weights; a file with weights must already match (else an error says so).
 Result<Graph> loadModel(const std::string& path,
-                        const std::optional<Shape>& inputShape = std::nullopt, uint64_t seed = 0);
+                        const std::optional<Shape>& inputShape = std::nullopt, uint64_t seed = 0,
+                        std::optional<int64_t> numClasses = std::nullopt);
 
 // Graph <-> JSON (the "graph" object of the file, without weights).
 std::string graphToJson(const Graph& graph);
@@ -42,9 +45,10 @@ Result<Graph> graphFromJson(const std::string& json, const std::string& sourceNa
 std::vector<std::string> zooModelNames();
 // Directory holding zoo/ (source tree, install prefix, or $QATLAB_RESOURCES).
 std::string resourceDir();
-// Loads a zoo model by name, or a model file by path.
+// Loads a zoo model by name, or a model file by path. Zoo models are built for 28x28x1
+// and 10 classes; pass a dataset's sampleShape and numClasses to fit one to it.
 Result<Graph> loadModelOrZoo(const std::string& nameOrPath,
                              const std::optional<Shape>& inputShape = std::nullopt,
-                             uint64_t seed = 0);
+                             uint64_t seed = 0, std::optional<int64_t> numClasses = std::nullopt);
 
 } // namespace qat

@@ -391,8 +391,30 @@ Result<LoadedDocument> openContainer(const std::string& bytes) {
     return LoadedDocument{std::move(doc), blob};
 }
 
+// Sets the units of the Dense layer that produces the logits (the output node, or the node
+// under an output Softmax) to numClasses. Requires a finalized graph; re-finalizes it.
+Status fitClassCount(Graph& graph, int64_t numClasses, bool hasWeights) {
+    const Shape out = graph.outputShape();
+    if (out.size() == 1 && out[0] == numClasses)
+        return Status::ok();
+    const Node* node = &graph.outputNode();
+    while (node->type == OpType::Softmax && node->inputs.size() == 1)
+        node = graph.find(node->inputs[0]);
+    if (!node || node->type != OpType::Dense)
+        return Status::error("cannot give the model " + std::to_string(numClasses) +
+                             " classes: its output " + shapeToString(out) +
+                             " does not come from a Dense layer (optionally through Softmax)");
+    if (hasWeights)
+        return Status::error("the stored weights of '" + node->name + "' are for " +
+                             shapeToString(out) + " outputs; cannot change them to " +
+                             std::to_string(numClasses) + " classes");
+    graph.find(node->name)->attrs.set("units", AttrValue(numClasses));
+    return graph.finalize();
+}
+
 Result<Graph> loadModelImpl(const std::string& path, const std::optional<Shape>& inputShape,
-                            uint64_t seed, std::string* metadata = nullptr) {
+                            uint64_t seed, std::optional<int64_t> numClasses = std::nullopt,
+                            std::string* metadata = nullptr) {
     auto bytesOr = readWholeFile(path);
     if (!bytesOr)
         return bytesOr.status();
@@ -459,6 +481,8 @@ Result<Graph> loadModelImpl(const std::string& path, const std::optional<Shape>&
         }
     }
     QAT_RETURN_IF_ERROR(graph.finalize());
+    if (numClasses)
+        QAT_RETURN_IF_ERROR(fitClassCount(graph, *numClasses, hasWeights));
     if (!graph.hasAllParams()) {
         if (graph.parameterCount() > kMaxInitializedParams)
             return Status::error("model needs " + std::to_string(graph.parameterCount()) +
@@ -526,8 +550,8 @@ Status saveModel(const Graph& graph, const std::string& path, const std::string&
 }
 
 Result<Graph> loadModel(const std::string& path, const std::optional<Shape>& inputShape,
-                        uint64_t seed) {
-    auto graph = loadModelImpl(path, inputShape, seed);
+                        uint64_t seed, std::optional<int64_t> numClasses) {
+    auto graph = loadModelImpl(path, inputShape, seed, numClasses);
     if (!graph)
         return graph.status().withContext(path);
     return graph;
@@ -535,7 +559,7 @@ Result<Graph> loadModel(const std::string& path, const std::optional<Shape>& inp
 
 Result<ModelFile> loadModelFile(const std::string& path) {
     ModelFile f;
-    auto graph = loadModelImpl(path, std::nullopt, 0, &f.metadata);
+    auto graph = loadModelImpl(path, std::nullopt, 0, std::nullopt, &f.metadata);
     if (!graph)
         return graph.status().withContext(path);
     f.graph = std::move(graph).value();

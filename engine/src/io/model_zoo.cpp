@@ -56,12 +56,12 @@ std::string resourceDir() {
 }
 
 Result<Graph> loadModelOrZoo(const std::string& nameOrPath, const std::optional<Shape>& inputShape,
-                             uint64_t seed) {
+                             uint64_t seed, std::optional<int64_t> numClasses) {
     const auto names = zooModelNames();
     if (std::find(names.begin(), names.end(), nameOrPath) != names.end()) {
         const std::string path =
             (fs::path(resourceDir()) / "zoo" / (nameOrPath + ".json")).string();
-        auto graph = loadModel(path, inputShape, seed);
+        auto graph = loadModel(path, inputShape, seed, numClasses);
         if (!graph)
             return Status::error("zoo model '" + nameOrPath + "': " + graph.message() +
                                  " (set QATLAB_RESOURCES to the directory holding zoo/)");
@@ -74,7 +74,7 @@ Result<Graph> loadModelOrZoo(const std::string& nameOrPath, const std::optional<
     if (!looksLikePath)
         return Status::error("unknown model '" + nameOrPath +
                              "': not a file and not a zoo model (zoo models: " + zooList() + ")");
-    return loadModel(nameOrPath, inputShape, seed);
+    return loadModel(nameOrPath, inputShape, seed, numClasses);
 }
 
 } // namespace qat
