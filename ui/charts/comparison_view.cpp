@@ -302,7 +302,7 @@ void ComparisonView::plotLatency() {
     const QStringList names = runNames(m_runs);
     QCPAxisRect* r1 = plot->axisRect(0);
     QCPAxisRect* r64 = plot->axisRect(1);
-    setValueRange(r1->axis(QCPAxis::atLeft), groupedBars(r1, names, b1, 2, 6, true), 1.35);
+    setValueRange(r1->axis(QCPAxis::atLeft), groupedBars(r1, names, b1, 3, 6, true), 1.35);
     setValueRange(r64->axis(QCPAxis::atLeft), groupedBars(r64, names, b64, 1, 6, true), 1.35);
     // One legend entry per metric: the batch-64 series repeat the batch-1 colours.
     for (int i = 0; i < plot->plottableCount(); ++i)
