@@ -53,12 +53,12 @@ void printLatency(std::FILE* out, const LatencyReport& l) {
         return;
     auto ratio = [](double f, double q) { return q > 0 ? f / q : 0.0; };
     std::fprintf(out,
-                 "latency (median, %d threads, oneDNN %s):\n"
+                 "latency (median, %d thread%s, oneDNN %s):\n"
                  "  batch 1:  float %.3f ms  int8 %.3f ms  (int8 %.2fx faster)\n"
                  "  batch 64: float %.3f ms  int8 %.3f ms  (int8 %.2fx faster)\n",
-                 l.threads, l.isa.c_str(), l.floatBatch1Ms, l.int8Batch1Ms,
-                 ratio(l.floatBatch1Ms, l.int8Batch1Ms), l.floatBatch64Ms, l.int8Batch64Ms,
-                 ratio(l.floatBatch64Ms, l.int8Batch64Ms));
+                 l.threads, l.threads == 1 ? "" : "s", l.isa.c_str(), l.floatBatch1Ms,
+                 l.int8Batch1Ms, ratio(l.floatBatch1Ms, l.int8Batch1Ms), l.floatBatch64Ms,
+                 l.int8Batch64Ms, ratio(l.floatBatch64Ms, l.int8Batch64Ms));
     if (!l.note.empty())
         std::fprintf(out, "  (%s)\n", l.note.c_str());
     if (!l.stable)

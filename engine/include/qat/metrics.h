@@ -45,4 +45,13 @@ bool isStableLatency(const LatencySeries& s);
 // "float batch 1 spread 240% over 40 runs" for a series named `what`.
 std::string describeLatencySpread(const std::string& what, const LatencySeries& s);
 
+// A second guard for what the spread cannot see: a series that is uniformly slow because
+// the timing thread kept losing its core (on a loaded machine, every OpenMP barrier can
+// wait a scheduler quantum for a preempted worker, so all runs are ~1000x slow and
+// equally so). The timing thread computes or spins the whole time on an idle machine;
+// below this share of the wall time on a CPU, the figures are unreliable.
+inline constexpr double kMinLatencyCpuShare = 0.7;
+// Share of `wallSeconds` the timing thread spent on a CPU (0 when nothing was timed).
+double latencyCpuShare(double threadCpuSeconds, double wallSeconds);
+
 } // namespace qat

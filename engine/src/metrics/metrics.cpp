@@ -3,6 +3,8 @@
 // for busy machines (qat/metrics.h).
 #include "qat/metrics.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -91,6 +93,21 @@ std::string describeLatencySpread(const std::string& what, const LatencySeries& 
            "% over " + std::to_string(s.count) + " runs";
 }
 
+double latencyCpuShare(double threadCpuSeconds, double wallSeconds) {
+    return wallSeconds > 0 ? threadCpuSeconds / wallSeconds : 0.0;
+}
+
+namespace {
+
+// CPU time of the calling thread, seconds.
+double threadCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+} // namespace
+
 Result<LatencyReport> measureLatency(Graph& graph, const IntModel* model, int repeats) {
     if (repeats < 1)
         return Status::error("latency needs at least one timed repeat");
@@ -158,6 +175,7 @@ Result<LatencyReport> measureLatency(Graph& graph, const IntModel* model, int re
         constexpr int kWarmup = 3;
         timePairs(kWarmup, false);
         const auto start = Clock::now();
+        const double cpuStart = threadCpuSeconds();
         timePairs(repeats, true);
         LatencySeries f = summarizeLatency(floatMs), q = summarizeLatency(int8Ms);
         auto stable = [&] { return isStableLatency(f) && (!runInt8 || isStableLatency(q)); };
@@ -167,6 +185,13 @@ Result<LatencyReport> measureLatency(Graph& graph, const IntModel* model, int re
             f = summarizeLatency(floatMs);
             q = summarizeLatency(int8Ms);
         }
+        const double share =
+            latencyCpuShare(threadCpuSeconds() - cpuStart,
+                            std::chrono::duration<double>(Clock::now() - start).count());
+        if (share < kMinLatencyCpuShare)
+            unstable.push_back(batchName(batch) + " timed on a CPU only " +
+                               std::to_string(static_cast<long long>(std::lround(share * 100))) +
+                               "% of the time");
         (batch == 1 ? r.floatBatch1Ms : r.floatBatch64Ms) = f.median;
         if (runInt8)
             (batch == 1 ? r.int8Batch1Ms : r.int8Batch64Ms) = q.median;
