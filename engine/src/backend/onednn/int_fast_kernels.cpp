@@ -1,6 +1,7 @@
 // Loop kernels of the fast integer executor (see int_fast_kernels.h). Every formula is
 // the reference executor's (int_reference.cpp), written so that the compiler vectorizes
-// the element-wise loops; loops over large batches split across OpenMP threads.
+// the element-wise loops; loops over large batches split across OpenMP threads (small
+// ones never enter an OpenMP region: batch-1 latency).
 #include "backend/onednn/int_fast_kernels.h"
 
 #include <algorithm>
@@ -18,6 +19,24 @@ constexpr int64_t kParallelMin = int64_t{1} << 16;
 // Per-channel accumulators live on the stack in blocks of this many channels, so that
 // run() never allocates.
 constexpr int64_t kChannelBlock = 256;
+
+// Runs body(i) for i in [0, n): on the calling thread when `work` is below
+// kParallelMin, without entering an OpenMP region at all (even a region whose if()
+// clause is false costs a team setup per call, about as much as a small loop's work),
+// split across OpenMP threads otherwise.
+template <typename Body> inline void forEach(int64_t n, int64_t work, const Body& body) {
+    if (work < kParallelMin) {
+        // A local copy: its captures live in registers, not behind a pointer the
+        // loop's stores might alias, so the loop vectorizes.
+        const Body local = body;
+        for (int64_t i = 0; i < n; ++i)
+            local(i);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i)
+        body(i);
+}
 
 inline int idx(int8_t q) {
     return static_cast<int>(q) + 128;
@@ -38,33 +57,62 @@ float fusedFloat(FusedActivation a, float x) {
 } // namespace
 
 void lookup(const int8_t* src, int8_t* dst, int64_t n, const int8_t* table) {
-#pragma omp parallel for if (n >= kParallelMin) schedule(static)
-    for (int64_t i = 0; i < n; ++i)
-        dst[i] = table[idx(src[i])];
+    forEach(n, n, [=](int64_t i) { dst[i] = table[idx(src[i])]; });
 }
 
 void lookupFloat(const int8_t* src, float* dst, int64_t n, const float* table) {
-#pragma omp parallel for if (n >= kParallelMin) schedule(static)
-    for (int64_t i = 0; i < n; ++i)
-        dst[i] = table[idx(src[i])];
+    forEach(n, n, [=](int64_t i) { dst[i] = table[idx(src[i])]; });
 }
 
+namespace {
+
+// quantizeValue on [begin, end), written so that the loop vectorizes (std::floor and a
+// third min/max keep GCC from it): clamping x / scale to [lo, hi] = [qmin - zp,
+// qmax - zp] (integers) before rounding equals clamping after, as rounding is monotonic
+// and leaves integers alone; then |v| < 2^24 and round-half-away is
+// copysign(trunc(|v| + 0.5), v) (a -0 result plus the zero point is the same integer).
+void quantizeRange(const float* __restrict src, int8_t* __restrict dst, int64_t begin, int64_t end,
+                   float scale, float zp, float lo, float hi) {
+    for (int64_t i = begin; i < end; ++i) {
+        const float v = std::min(std::max(src[i] / scale, lo), hi);
+        const float r = static_cast<float>(static_cast<int32_t>(std::fabs(v) + 0.5f));
+        dst[i] = static_cast<int8_t>(static_cast<int32_t>(std::copysign(r, v) + zp));
+    }
+}
+
+} // namespace
+
 void quantize(const float* src, int8_t* dst, int64_t n, const QuantParams& p) {
-#pragma omp parallel for if (n >= kParallelMin) schedule(static)
-    for (int64_t i = 0; i < n; ++i)
-        dst[i] = static_cast<int8_t>(quantizeValue(src[i], p));
+    const float scale = p.scale, zp = static_cast<float>(p.zeroPoint);
+    const float lo = static_cast<float>(p.qmin - p.zeroPoint);
+    const float hi = static_cast<float>(p.qmax - p.zeroPoint);
+    constexpr int64_t kBlock = int64_t{1} << 14;
+    forEach((n + kBlock - 1) / kBlock, n, [=](int64_t b) {
+        quantizeRange(src, dst, b * kBlock, std::min(n, (b + 1) * kBlock), scale, zp, lo, hi);
+    });
 }
 
 void addTable(const int8_t* a, const int8_t* b, int8_t* dst, int64_t n, const int8_t* table) {
-#pragma omp parallel for if (n >= kParallelMin) schedule(static)
-    for (int64_t i = 0; i < n; ++i)
-        dst[i] = table[idx(a[i]) * 256 + idx(b[i])];
+    forEach(n, n, [=](int64_t i) { dst[i] = table[idx(a[i]) * 256 + idx(b[i])]; });
 }
 
 void mean(const int8_t* src, int8_t* dst, int64_t batch, int64_t hw, int64_t c,
           const MeanParams& p) {
-#pragma omp parallel for if (batch * hw * c >= kParallelMin) schedule(static)
-    for (int64_t n = 0; n < batch; ++n) {
+    // The parameters in registers: dst may alias p as far as the compiler knows.
+    const int64_t zpIn = p.zpIn, multiplier = p.multiplier;
+    const int32_t zpOut = p.zpOut, actMin = p.actMin, actMax = p.actMax;
+    const int shift = p.shift, total = 31 - shift;
+    // multiplyByQuantizedMultiplier (single rounding) in int64 arithmetic when that is
+    // exact: |q|, |zpIn| <= 128 give |acc| <= 256 * hw < 2^31, so with 1 <= total <= 62
+    // acc * multiplier plus the rounding term stays below 2^63. The rounded division by
+    // hw then goes through double: |v +- hw/2| < 2^53, so truncating the correctly
+    // rounded quotient is the integer quotient. Both avoid a call and a 64-bit idiv per
+    // channel.
+    const bool fast =
+        hw <= (int64_t{1} << 22) && zpIn >= -128 && zpIn <= 128 && total >= 1 && total <= 62;
+    const int64_t round = fast ? int64_t{1} << (total - 1) : 0;
+    const double hwD = static_cast<double>(hw);
+    forEach(batch, batch * hw * c, [&](int64_t n) {
         const int8_t* s = src + n * hw * c;
         for (int64_t c0 = 0; c0 < c; c0 += kChannelBlock) {
             const int64_t cb = std::min(kChannelBlock, c - c0);
@@ -74,15 +122,23 @@ void mean(const int8_t* src, int8_t* dst, int64_t batch, int64_t hw, int64_t c,
                 for (int64_t ch = 0; ch < cb; ++ch)
                     sum[ch] += s[k * c + c0 + ch];
             for (int64_t ch = 0; ch < cb; ++ch) {
-                const int64_t acc = static_cast<int64_t>(sum[ch]) - int64_t{p.zpIn} * hw;
-                int64_t v =
-                    multiplyByQuantizedMultiplier(acc, p.multiplier, p.shift, Rounding::Single);
-                v = v > 0 ? (v + hw / 2) / hw : (v - hw / 2) / hw;
+                const int64_t acc = static_cast<int64_t>(sum[ch]) - zpIn * hw;
+                int64_t v;
+                if (fast) {
+                    const int64_t r = (acc * multiplier + round) >> total;
+                    v = std::clamp<int64_t>(r, std::numeric_limits<int32_t>::min(),
+                                            std::numeric_limits<int32_t>::max());
+                    v = static_cast<int64_t>(static_cast<double>(v > 0 ? v + hw / 2 : v - hw / 2) /
+                                             hwD);
+                } else {
+                    v = multiplyByQuantizedMultiplier(acc, p.multiplier, shift, Rounding::Single);
+                    v = v > 0 ? (v + hw / 2) / hw : (v - hw / 2) / hw;
+                }
                 dst[n * c + c0 + ch] = static_cast<int8_t>(
-                    std::clamp(static_cast<int32_t>(v) + p.zpOut, p.actMin, p.actMax));
+                    std::clamp(static_cast<int32_t>(v) + zpOut, actMin, actMax));
             }
         }
-    }
+    });
 }
 
 void softmax(const int8_t* src, int8_t* dst, int64_t rows, int64_t k,
@@ -112,8 +168,7 @@ template <typename Src, typename Acc, typename Finish>
 void avgPool(const Src* src, int64_t batch, int64_t h, int64_t w, int64_t c, const ConvGeometry& g,
              Finish&& finish) {
     const int64_t rows = batch * g.outH;
-#pragma omp parallel for if (rows * g.outW * c * g.kh * g.kw >= kParallelMin) schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
+    forEach(rows, rows * g.outW * c * g.kh * g.kw, [&](int64_t r) {
         const int64_t n = r / g.outH, oy = r % g.outH;
         for (int64_t ox = 0; ox < g.outW; ++ox)
             for (int64_t c0 = 0; c0 < c; c0 += kChannelBlock) {
@@ -138,7 +193,7 @@ void avgPool(const Src* src, int64_t batch, int64_t h, int64_t w, int64_t c, con
                 finish(((n * g.outH + oy) * g.outW + ox) * c + c0, acc, cb,
                        std::max<int64_t>(count, 1));
             }
-    }
+    });
 }
 
 } // namespace
@@ -170,14 +225,13 @@ void concat(const std::vector<const uint8_t*>& srcs, const std::vector<int64_t>&
     int64_t outRow = 0;
     for (int64_t b : rowBytes)
         outRow += b;
-#pragma omp parallel for if (rows * outRow >= 4 * kParallelMin) schedule(static)
-    for (int64_t r = 0; r < rows; ++r) {
+    forEach(rows, rows * outRow / 4, [&](int64_t r) {
         uint8_t* d = dst + r * outRow;
         for (size_t k = 0; k < srcs.size(); ++k) {
             std::memcpy(d, srcs[k] + r * rowBytes[k], static_cast<size_t>(rowBytes[k]));
             d += rowBytes[k];
         }
-    }
+    });
 }
 
 void pad(const uint8_t* src, uint8_t* dst, int64_t batch, int64_t h, int64_t w, int64_t c,
@@ -195,19 +249,17 @@ void pad(const uint8_t* src, uint8_t* dst, int64_t batch, int64_t h, int64_t w, 
 
 void floatAdd(const std::vector<const float*>& srcs, float* dst, int64_t n,
               FusedActivation activation) {
-#pragma omp parallel for if (n >= kParallelMin) schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
+    forEach(n, n, [&](int64_t i) {
         float s = 0.0f;
         for (const float* p : srcs)
             s += p[i];
         dst[i] = fusedFloat(activation, s);
-    }
+    });
 }
 
 void floatActivation(const float* src, float* dst, int64_t n, OpType type, double alpha) {
     const float a = static_cast<float>(alpha);
-#pragma omp parallel for if (n >= kParallelMin) schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
+    forEach(n, n, [=](int64_t i) {
         const float x = src[i];
         float y = x;
         switch (type) {
@@ -233,7 +285,7 @@ void floatActivation(const float* src, float* dst, int64_t n, OpType type, doubl
             break;
         }
         dst[i] = y;
-    }
+    });
 }
 
 void floatSoftmax(const float* src, float* dst, int64_t rows, int64_t k) {
@@ -249,8 +301,7 @@ void floatSoftmax(const float* src, float* dst, int64_t rows, int64_t k) {
 }
 
 void floatMean(const float* src, float* dst, int64_t batch, int64_t hw, int64_t c) {
-#pragma omp parallel for if (batch * hw * c >= kParallelMin) schedule(static)
-    for (int64_t n = 0; n < batch; ++n) {
+    forEach(batch, batch * hw * c, [=](int64_t n) {
         const float* s = src + n * hw * c;
         for (int64_t c0 = 0; c0 < c; c0 += kChannelBlock) {
             const int64_t cb = std::min(kChannelBlock, c - c0);
@@ -261,7 +312,7 @@ void floatMean(const float* src, float* dst, int64_t batch, int64_t hw, int64_t 
             for (int64_t ch = 0; ch < cb; ++ch)
                 dst[n * c + c0 + ch] = static_cast<float>(sum[ch] / static_cast<double>(hw));
         }
-    }
+    });
 }
 
 } // namespace qat::onednn::intk
