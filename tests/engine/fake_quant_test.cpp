@@ -3,6 +3,8 @@
 // real = scale * (q - zero_point) and TFLite's nudging rule.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <random>
 
 #include "qat/quant.h"
@@ -23,6 +25,30 @@ QuantizerConfig symNarrow(int bits) {
     c.symmetric = true;
     c.narrowRange = true;
     return c;
+}
+
+// Half away from zero on ties, exact just below them: 0.49999997f (the largest float below
+// 0.5) rounds to 0, which floor(x + 0.5f) gets wrong (the float sum rounds up to 1.0).
+TEST(RoundHalfAway, TiesAwayAndExactBelowTies) {
+    const float belowHalf = std::nextafter(0.5f, 0.0f);
+    EXPECT_EQ(belowHalf, 0.49999997f);
+    EXPECT_EQ(roundHalfAway(belowHalf), 0.0f);
+    EXPECT_EQ(roundHalfAway(-belowHalf), 0.0f);
+    EXPECT_EQ(roundHalfAway(0.5f), 1.0f);
+    EXPECT_EQ(roundHalfAway(-0.5f), -1.0f);
+    EXPECT_EQ(roundHalfAway(2.5f), 3.0f);
+    EXPECT_EQ(roundHalfAway(-2.5f), -3.0f);
+    EXPECT_EQ(roundHalfAway(std::nextafter(2.5f, 0.0f)), 2.0f);
+    EXPECT_EQ(roundHalfAway(8388609.0f), 8388609.0f); // odd integer above 2^23
+    EXPECT_EQ(roundHalfAway(INFINITY), INFINITY);
+    EXPECT_TRUE(std::isnan(roundHalfAway(NAN)));
+    QuantParams p;
+    p.scale = 1.0f;
+    p.zeroPoint = -3;
+    p.qmin = -128;
+    p.qmax = 127;
+    EXPECT_EQ(quantizeValue(belowHalf, p), -3);
+    EXPECT_EQ(quantizeValue(0.5f, p), -2);
 }
 
 TEST(QuantParams, AsymmetricUnitRange) {

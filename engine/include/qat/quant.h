@@ -51,8 +51,13 @@ struct QuantParams {
 // Grid parameters for an observed range [lo, hi] under `config` (nudged, 0 exact).
 QuantParams chooseQuantParams(float lo, float hi, const QuantizerConfig& config);
 
+// Round half away from zero (TFLite's TfLiteRound), exact for every float: t = trunc(|x|)
+// and |x| - t are exact. Not floor(|x| + 0.5): for |x| = 0.49999997f that float sum rounds
+// to 1.0 and gives 1 instead of 0. inf and NaN pass through.
 inline float roundHalfAway(float x) {
-    return x >= 0.0f ? std::floor(x + 0.5f) : -std::floor(-x + 0.5f);
+    const float a = std::fabs(x);
+    const float t = std::trunc(a);
+    return std::copysign(t + (a - t >= 0.5f ? 1.0f : 0.0f), x);
 }
 
 inline int32_t quantizeValue(float x, const QuantParams& p) {

@@ -69,14 +69,13 @@ namespace {
 // quantizeValue on [begin, end), written so that the loop vectorizes (std::floor and a
 // third min/max keep GCC from it): clamping x / scale to [lo, hi] = [qmin - zp,
 // qmax - zp] (integers) before rounding equals clamping after, as rounding is monotonic
-// and leaves integers alone; then |v| < 2^24 and round-half-away is
-// copysign(trunc(|v| + 0.5), v) (a -0 result plus the zero point is the same integer).
+// and leaves integers alone; then roundHalfAway (quant.h, vectorizable) and the zero
+// point give the integer (a -0 result plus the zero point is the same integer).
 void quantizeRange(const float* __restrict src, int8_t* __restrict dst, int64_t begin, int64_t end,
                    float scale, float zp, float lo, float hi) {
     for (int64_t i = begin; i < end; ++i) {
         const float v = std::min(std::max(src[i] / scale, lo), hi);
-        const float r = static_cast<float>(static_cast<int32_t>(std::fabs(v) + 0.5f));
-        dst[i] = static_cast<int8_t>(static_cast<int32_t>(std::copysign(r, v) + zp));
+        dst[i] = static_cast<int8_t>(static_cast<int32_t>(roundHalfAway(v) + zp));
     }
 }
 
