@@ -95,6 +95,54 @@ memory::desc activationDesc(int64_t n, int64_t c, int64_t h, int64_t w) {
     return plainDesc({n, c, h, w}, c == 1 ? Tag::nchw : Tag::nhwc);
 }
 
+memory reorderedCopy(const memory::desc& user, const void* data, const memory::desc& want) {
+    memory src(user, cpuEngine(), const_cast<void*>(data));
+    memory dst(want, cpuEngine());
+    dnnl::stream& s = cpuStream();
+    dnnl::reorder(src, dst).execute(s, src, dst);
+    s.wait();
+    return dst;
+}
+
+Result<ConvChannels> resolveConvChannels(const Node& node, int64_t inC) {
+    const std::string where = describe(node);
+    ConvChannels c;
+    c.inC = inC;
+    c.depthwise = node.type == OpType::DepthwiseConv2D;
+    if (c.depthwise) {
+        const int64_t mult = node.attrs.getInt("depth_multiplier", 1);
+        if (mult < 1)
+            return Status::error(where + ": depth_multiplier must be >= 1, got " +
+                                 std::to_string(mult));
+        c.groups = inC;
+        c.outC = inC * mult;
+        return c;
+    }
+    c.outC = node.attrs.getInt("filters", 0);
+    c.groups = node.attrs.getInt("groups", 1);
+    if (c.outC < 1)
+        return Status::error(where + ": attribute 'filters' must be >= 1");
+    if (c.groups < 1 || inC % c.groups != 0 || c.outC % c.groups != 0)
+        return Status::error(where + ": groups=" + std::to_string(c.groups) +
+                             " must divide the input channels (" + std::to_string(inC) +
+                             ") and the filters (" + std::to_string(c.outC) + ")");
+    return c;
+}
+
+memory::desc convWeightsUserDesc(const ConvChannels& c, int64_t kh, int64_t kw) {
+    const int64_t g = c.groups;
+    if (c.depthwise) // [1,kh,kw,C*mult]: physically h, w, (i=1), g, o
+        return plainDesc({g, c.outC / g, 1, kh, kw}, Tag::hwigo);
+    if (g == 1) // [Cout,kh,kw,Cin]
+        return plainDesc({c.outC, c.inC, kh, kw}, Tag::ohwi);
+    // [Cout,kh,kw,Cin/G] = [G][Cout/G][kh][kw][Cin/G]
+    return plainDesc({g, c.outC / g, c.inC / g, kh, kw}, Tag::gohwi);
+}
+
+Shape convWeightsShape(const ConvChannels& c, int64_t kh, int64_t kw) {
+    return c.depthwise ? Shape{1, kh, kw, c.outC} : Shape{c.outC, kh, kw, c.inC / c.groups};
+}
+
 Result<Tensor*> requireParam(Node& node, const std::string& name, const Shape& shape) {
     auto it = node.params.find(name);
     if (it == node.params.end())

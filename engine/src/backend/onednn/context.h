@@ -161,6 +161,24 @@ memory::desc plainDesc(const memory::dims& dims, Tag tag);
 // identical to NCHW, and that tag is what oneDNN's first-convolution kernels accept.
 memory::desc activationDesc(int64_t n, int64_t c, int64_t h, int64_t w);
 
+// A copy of `data` (laid out as `user`) in layout `want`, made once: weights reordered at
+// plan or executor creation.
+memory reorderedCopy(const memory::desc& user, const void* data, const memory::desc& want);
+
+// Channels of a Conv2D or DepthwiseConv2D node for `inC` input channels. A depthwise conv
+// is a grouped conv with groups = inC and outC = inC * depth_multiplier.
+struct ConvChannels {
+    int64_t inC = 0, outC = 0, groups = 1;
+    bool depthwise = false;
+};
+// Errors name the node and the attribute (filters, groups, depth_multiplier).
+Result<ConvChannels> resolveConvChannels(const Node& node, int64_t inC);
+// The node's weights as stored (Conv2D [Cout,kh,kw,Cin/G] OHWI; depthwise
+// [1,kh,kw,C*mult]) in oneDNN's logical dims {G,Cout/G,Cin/G,kh,kw} (or {O,I,kh,kw}).
+memory::desc convWeightsUserDesc(const ConvChannels& c, int64_t kh, int64_t kw);
+// The stored weights' shape: [1,kh,kw,outC] (depthwise) or [outC,kh,kw,inC/groups].
+Shape convWeightsShape(const ConvChannels& c, int64_t kh, int64_t kw);
+
 // Parameter lookup shared by the layers: the node's tensor with the expected shape, or
 // an error naming the node and the parameter.
 Result<Tensor*> requireParam(Node& node, const std::string& name, const Shape& shape);

@@ -39,8 +39,8 @@ struct ConvPlan {
 
 // Everything a plan needs, resolved and validated from the node and the input shape.
 struct ConvSpec {
-    int64_t n = 0, inC = 0, outC = 0, groups = 1;
-    bool depthwise = false;
+    int64_t n = 0;
+    ConvChannels c;
     bool hasBias = true;
     ConvGeometry g;
 };
@@ -77,29 +77,14 @@ Result<ConvSpec> ConvLayer::resolve(const std::vector<Shape>& srcShapes) const {
     auto geometry = resolveGeometry(m_node, {in[1], in[2], in[3]});
     if (!geometry)
         return geometry.status();
+    auto channels = resolveConvChannels(m_node, in[3]);
+    if (!channels)
+        return channels.status();
     ConvSpec spec;
     spec.n = in[0];
-    spec.inC = in[3];
+    spec.c = channels.value();
     spec.g = geometry.value();
     spec.hasBias = m_params.hasBias();
-    spec.depthwise = m_node.type == OpType::DepthwiseConv2D;
-    if (spec.depthwise) {
-        const int64_t mult = m_node.attrs.getInt("depth_multiplier", 1);
-        if (mult < 1)
-            return Status::error(where + ": depth_multiplier must be >= 1, got " +
-                                 std::to_string(mult));
-        spec.groups = spec.inC;
-        spec.outC = spec.inC * mult;
-    } else {
-        spec.outC = m_node.attrs.getInt("filters", 0);
-        spec.groups = m_node.attrs.getInt("groups", 1);
-        if (spec.outC < 1)
-            return Status::error(where + ": attribute 'filters' must be >= 1");
-        if (spec.groups < 1 || spec.inC % spec.groups != 0 || spec.outC % spec.groups != 0)
-            return Status::error(where + ": groups=" + std::to_string(spec.groups) +
-                                 " must divide the input channels (" + std::to_string(spec.inC) +
-                                 ") and the filters (" + std::to_string(spec.outC) + ")");
-    }
     return spec;
 }
 
@@ -112,18 +97,12 @@ std::unique_ptr<ConvPlan> ConvLayer::build(const ConvSpec& spec) {
     const memory::dims padL{g.padTop, g.padLeft};
     const memory::dims padR{g.padBottom, g.padRight};
 
-    const memory::desc srcUser = activationDesc(spec.n, spec.inC, g.inH, g.inW);
-    const memory::desc dstUser = activationDesc(spec.n, spec.outC, g.outH, g.outW);
-    const int64_t G = spec.groups;
-    memory::desc weightsUser;
-    if (spec.depthwise) // [1,kh,kw,C*mult]: physically h, w, (i=1), g, o
-        weightsUser = plainDesc({G, spec.outC / G, 1, g.kh, g.kw}, Tag::hwigo);
-    else if (G == 1) // [Cout,kh,kw,Cin]
-        weightsUser = plainDesc({spec.outC, spec.inC, g.kh, g.kw}, Tag::ohwi);
-    else // [Cout,kh,kw,Cin/G] = [G][Cout/G][kh][kw][Cin/G]
-        weightsUser = plainDesc({G, spec.outC / G, spec.inC / G, g.kh, g.kw}, Tag::gohwi);
+    const ConvChannels& c = spec.c;
+    const memory::desc srcUser = activationDesc(spec.n, c.inC, g.inH, g.inW);
+    const memory::desc dstUser = activationDesc(spec.n, c.outC, g.outH, g.outW);
+    const memory::desc weightsUser = convWeightsUserDesc(c, g.kh, g.kw);
     const memory::desc weightsAny = anyLayout(weightsUser);
-    const memory::desc biasDesc = plainDesc({spec.outC}, Tag::x);
+    const memory::desc biasDesc = plainDesc({c.outC}, Tag::x);
     const dnnl::primitive_attr attr = userScratchpadAttr();
 
     // Forward: level 0 plain NHWC, 1 dst left to oneDNN, 2 src and dst left to oneDNN.
@@ -221,10 +200,8 @@ Status ConvLayer::prepare(const std::vector<Shape>& srcShapes) {
     if (!spec)
         return spec.status();
     const ConvSpec& s = spec.value();
-    const Shape weightsShape = s.depthwise ? Shape{1, s.g.kh, s.g.kw, s.outC}
-                                           : Shape{s.outC, s.g.kh, s.g.kw, s.inC / s.groups};
-    QAT_RETURN_IF_ERROR(m_params.bind(weightsShape, s.outC));
-    m_dstShape = {s.n, s.g.outH, s.g.outW, s.outC};
+    QAT_RETURN_IF_ERROR(m_params.bind(convWeightsShape(s.c, s.g.kh, s.g.kw), s.c.outC));
+    m_dstShape = {s.n, s.g.outH, s.g.outW, s.c.outC};
     if (ConvPlan* cached = m_plans.find(srcShapes)) {
         m_plan = cached;
         return Status::ok();

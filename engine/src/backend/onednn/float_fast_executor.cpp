@@ -182,11 +182,7 @@ OneDnnFloatExecutor::activationStep(const Node& node, dnnl::primitive primitive,
 
 void OneDnnFloatExecutor::bindParams(PrimitiveStep& step, const dnnl::primitive_desc_base& pd,
                                      const memory::desc& weightsUser, FoldedParams& params) {
-    memory user(weightsUser, cpuEngine(), params.weights.data());
-    memory weights(pd.weights_desc(0), cpuEngine());
-    dnnl::stream& s = cpuStream();
-    dnnl::reorder(user, weights).execute(s, user, weights);
-    s.wait();
+    const memory weights = reorderedCopy(weightsUser, params.weights.data(), pd.weights_desc(0));
     memory bias(plainDesc({static_cast<int64_t>(params.bias.size())}, Tag::x), cpuEngine());
     std::memcpy(bias.get_data_handle(), params.bias.data(), params.bias.size() * sizeof(float));
     step.args[DNNL_ARG_WEIGHTS] = weights;
@@ -258,40 +254,22 @@ Status OneDnnFloatExecutor::addConv(const Node& node, const Block& block) {
     if (!geometry)
         return geometry.status().withContext(where(node));
     const ConvGeometry& g = *geometry;
-    const int64_t inC = in[2];
-    const bool depthwise = node.type == OpType::DepthwiseConv2D;
-    int64_t outC = 0, groups = 1;
-    if (depthwise) {
-        const int64_t mult = node.attrs.getInt("depth_multiplier", 1);
-        if (mult < 1)
-            return Status::error(where(node) + ": depth_multiplier must be >= 1");
-        groups = inC;
-        outC = inC * mult;
-    } else {
-        outC = node.attrs.getInt("filters", 0);
-        groups = node.attrs.getInt("groups", 1);
-        if (outC < 1 || groups < 1 || inC % groups != 0 || outC % groups != 0)
-            return Status::error(where(node) + ": filters=" + std::to_string(outC) +
-                                 " and groups=" + std::to_string(groups) +
-                                 " do not fit the input channels (" + std::to_string(inC) + ")");
-    }
+    auto channels = resolveConvChannels(node, in[2]);
+    if (!channels)
+        return channels.status();
+    const ConvChannels& c = channels.value();
     const int64_t taps = g.kh * g.kw;
-    auto params = depthwise ? foldedParams(node, block, {1, g.kh, g.kw, outC}, taps, outC, 1)
-                            : foldedParams(node, block, {outC, g.kh, g.kw, inC / groups}, 1, outC,
-                                           taps * (inC / groups));
+    const Shape wantW = convWeightsShape(c, g.kh, g.kw);
+    auto params = c.depthwise
+                      ? foldedParams(node, block, wantW, taps, c.outC, 1)
+                      : foldedParams(node, block, wantW, 1, c.outC, taps * (c.inC / c.groups));
     if (!params)
         return params.status();
 
-    const memory::desc srcUser = activationDesc(m_batch, inC, g.inH, g.inW);
-    const memory::desc dstUser = activationDesc(m_batch, outC, g.outH, g.outW);
-    memory::desc weightsUser; // the layouts conv_layer.cpp documents
-    if (depthwise)
-        weightsUser = plainDesc({groups, outC / groups, 1, g.kh, g.kw}, Tag::hwigo);
-    else if (groups == 1)
-        weightsUser = plainDesc({outC, inC, g.kh, g.kw}, Tag::ohwi);
-    else
-        weightsUser = plainDesc({groups, outC / groups, inC / groups, g.kh, g.kw}, Tag::gohwi);
-    const memory::desc biasDesc = plainDesc({outC}, Tag::x);
+    const memory::desc srcUser = activationDesc(m_batch, c.inC, g.inH, g.inW);
+    const memory::desc dstUser = activationDesc(m_batch, c.outC, g.outH, g.outW);
+    const memory::desc weightsUser = convWeightsUserDesc(c, g.kh, g.kw);
+    const memory::desc biasDesc = plainDesc({c.outC}, Tag::x);
     const dnnl::primitive_attr attr = activationAttr(block);
 
     // Level 0 plain NHWC, 1 dst left to oneDNN, 2 src and dst left to oneDNN.

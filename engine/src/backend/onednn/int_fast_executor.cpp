@@ -109,7 +109,6 @@ private:
                           bool input, std::vector<std::unique_ptr<Step>>& after);
     void addPrimitive(const dnnl::primitive_desc_base& pd, dnnl::primitive primitive, Args args,
                       std::vector<std::unique_ptr<Step>> after);
-    memory reorderedWeights(const memory::desc& user, const void* data, const memory::desc& want);
 
     Status buildSteps();
 
@@ -169,16 +168,6 @@ void OneDnnIntExecutor::addPrimitive(const dnnl::primitive_desc_base& pd, dnnl::
     m_steps.push_back(std::move(step));
     for (auto& s : after)
         m_steps.push_back(std::move(s));
-}
-
-memory OneDnnIntExecutor::reorderedWeights(const memory::desc& user, const void* data,
-                                           const memory::desc& want) {
-    memory src(user, cpuEngine(), const_cast<void*>(data));
-    memory dst(want, cpuEngine());
-    dnnl::stream& s = cpuStream();
-    dnnl::reorder(src, dst).execute(s, src, dst);
-    s.wait();
-    return dst;
 }
 
 // The requantizing output stage shared by the int8 convolution and inner product:
@@ -262,7 +251,7 @@ Status OneDnnIntExecutor::addConv(size_t i) {
     });
 
     std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
-    memory weights = reorderedWeights(userW, w8.data(), pd.weights_desc());
+    memory weights = reorderedCopy(userW, w8.data(), pd.weights_desc());
     memory bias(biasMd, cpuEngine());
     std::memcpy(bias.get_data_handle(), b.ints.data(), b.ints.size() * sizeof(int32_t));
     memory zpSrc({{1}, DataType::s32, Tag::x}, cpuEngine());
@@ -312,7 +301,7 @@ Status OneDnnIntExecutor::addFullyConnected(size_t i) {
         return Pd({prop_kind::forward_inference, srcMd, weights, biasMd, dstMd}, attr, cpuEngine());
     });
     std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
-    memory weights = reorderedWeights(userW, w8.data(), pd.weights_desc());
+    memory weights = reorderedCopy(userW, w8.data(), pd.weights_desc());
     memory biasMem(biasMd, cpuEngine());
     std::memcpy(biasMem.get_data_handle(), bias.data(), bias.size() * sizeof(int32_t));
     std::vector<std::unique_ptr<Step>> after;
@@ -347,7 +336,7 @@ Status OneDnnIntExecutor::addFloatConv(size_t i) {
                                 level == 0 ? dstMd : anyLayout(dstMd));
         return Pd(d, attr, cpuEngine());
     });
-    memory weights = reorderedWeights(userW, w.floats.data(), pd.weights_desc());
+    memory weights = reorderedCopy(userW, w.floats.data(), pd.weights_desc());
     memory bias(biasMd, cpuEngine());
     std::memcpy(bias.get_data_handle(), b.floats.data(), b.floats.size() * sizeof(float));
     std::vector<std::unique_ptr<Step>> after;
@@ -378,7 +367,7 @@ Status OneDnnIntExecutor::addFloatFullyConnected(size_t i) {
         const memory::desc weights = level == 0 ? anyLayout(userW) : userW;
         return Pd({prop_kind::forward_inference, srcMd, weights, biasMd, dstMd}, attr, cpuEngine());
     });
-    memory weights = reorderedWeights(userW, w.floats.data(), pd.weights_desc());
+    memory weights = reorderedCopy(userW, w.floats.data(), pd.weights_desc());
     memory bias(biasMd, cpuEngine());
     std::memcpy(bias.get_data_handle(), b.floats.data(), b.floats.size() * sizeof(float));
     std::vector<std::unique_ptr<Step>> after;
