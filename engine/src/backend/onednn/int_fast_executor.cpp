@@ -109,6 +109,13 @@ private:
                           bool input, std::vector<std::unique_ptr<Step>>& after);
     void addPrimitive(const dnnl::primitive_desc_base& pd, dnnl::primitive primitive, Args args,
                       std::vector<std::unique_ptr<Step>> after);
+    // Adds a convolution or inner product `pd` describes, reading op.inputs[0] and writing
+    // op.outputs[0], with the weights (laid out as userW) reordered once to pd's layout,
+    // the bias copied, and `extra` arguments (zero points) passed along.
+    void addWeighted(const IntOp& op, const dnnl::primitive_desc_base& pd,
+                     dnnl::primitive primitive, const memory::desc& srcMd,
+                     const memory::desc& dstMd, const memory::desc& userW, const void* weights,
+                     const memory::desc& biasMd, const void* bias, Args extra = {});
 
     Status buildSteps();
 
@@ -168,6 +175,24 @@ void OneDnnIntExecutor::addPrimitive(const dnnl::primitive_desc_base& pd, dnnl::
     m_steps.push_back(std::move(step));
     for (auto& s : after)
         m_steps.push_back(std::move(s));
+}
+
+void OneDnnIntExecutor::addWeighted(const IntOp& op, const dnnl::primitive_desc_base& pd,
+                                    dnnl::primitive primitive, const memory::desc& srcMd,
+                                    const memory::desc& dstMd, const memory::desc& userW,
+                                    const void* weights, const memory::desc& biasMd,
+                                    const void* bias, Args extra) {
+    memory biasMem(biasMd, cpuEngine());
+    std::memcpy(biasMem.get_data_handle(), bias, biasMd.get_size());
+    std::vector<std::unique_ptr<Step>> after;
+    Args args = std::move(extra);
+    args[DNNL_ARG_SRC] =
+        bindActivation(srcMd, buffer(op.inputs[0]).data, pd.src_desc(), true, after);
+    args[DNNL_ARG_WEIGHTS] = reorderedCopy(userW, weights, pd.weights_desc());
+    args[DNNL_ARG_BIAS] = biasMem;
+    args[DNNL_ARG_DST] =
+        bindActivation(dstMd, buffer(op.outputs[0]).data, pd.dst_desc(), false, after);
+    addPrimitive(pd, std::move(primitive), std::move(args), std::move(after));
 }
 
 // The requantizing output stage shared by the int8 convolution and inner product:
@@ -250,22 +275,11 @@ Status OneDnnIntExecutor::addConv(size_t i) {
         return Pd(d, attr, cpuEngine());
     });
 
-    std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
-    memory weights = reorderedCopy(userW, w8.data(), pd.weights_desc());
-    memory bias(biasMd, cpuEngine());
-    std::memcpy(bias.get_data_handle(), b.ints.data(), b.ints.size() * sizeof(int32_t));
+    const std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
     memory zpSrc({{1}, DataType::s32, Tag::x}, cpuEngine());
     *static_cast<int32_t*>(zpSrc.get_data_handle()) = in.zeroPoints[0];
-
-    std::vector<std::unique_ptr<Step>> after;
-    Args args{{DNNL_ARG_SRC,
-               bindActivation(srcMd, buffer(op.inputs[0]).data, pd.src_desc(), true, after)},
-              {DNNL_ARG_WEIGHTS, weights},
-              {DNNL_ARG_BIAS, bias},
-              {DNNL_ARG_DST,
-               bindActivation(dstMd, buffer(op.outputs[0]).data, pd.dst_desc(), false, after)},
-              {DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zpSrc}};
-    addPrimitive(pd, dnnl::convolution_forward(pd), std::move(args), std::move(after));
+    addWeighted(op, pd, dnnl::convolution_forward(pd), srcMd, dstMd, userW, w8.data(), biasMd,
+                b.ints.data(), {{DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zpSrc}});
     return Status::ok();
 }
 
@@ -300,18 +314,9 @@ Status OneDnnIntExecutor::addFullyConnected(size_t i) {
         const memory::desc weights = level == 0 ? anyLayout(userW) : userW;
         return Pd({prop_kind::forward_inference, srcMd, weights, biasMd, dstMd}, attr, cpuEngine());
     });
-    std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
-    memory weights = reorderedCopy(userW, w8.data(), pd.weights_desc());
-    memory biasMem(biasMd, cpuEngine());
-    std::memcpy(biasMem.get_data_handle(), bias.data(), bias.size() * sizeof(int32_t));
-    std::vector<std::unique_ptr<Step>> after;
-    Args args{{DNNL_ARG_SRC,
-               bindActivation(srcMd, buffer(op.inputs[0]).data, pd.src_desc(), true, after)},
-              {DNNL_ARG_WEIGHTS, weights},
-              {DNNL_ARG_BIAS, biasMem},
-              {DNNL_ARG_DST,
-               bindActivation(dstMd, buffer(op.outputs[0]).data, pd.dst_desc(), false, after)}};
-    addPrimitive(pd, dnnl::inner_product_forward(pd), std::move(args), std::move(after));
+    const std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
+    addWeighted(op, pd, dnnl::inner_product_forward(pd), srcMd, dstMd, userW, w8.data(), biasMd,
+                bias.data());
     return Status::ok();
 }
 
@@ -336,17 +341,8 @@ Status OneDnnIntExecutor::addFloatConv(size_t i) {
                                 level == 0 ? dstMd : anyLayout(dstMd));
         return Pd(d, attr, cpuEngine());
     });
-    memory weights = reorderedCopy(userW, w.floats.data(), pd.weights_desc());
-    memory bias(biasMd, cpuEngine());
-    std::memcpy(bias.get_data_handle(), b.floats.data(), b.floats.size() * sizeof(float));
-    std::vector<std::unique_ptr<Step>> after;
-    Args args{{DNNL_ARG_SRC,
-               bindActivation(srcMd, buffer(op.inputs[0]).data, pd.src_desc(), true, after)},
-              {DNNL_ARG_WEIGHTS, weights},
-              {DNNL_ARG_BIAS, bias},
-              {DNNL_ARG_DST,
-               bindActivation(dstMd, buffer(op.outputs[0]).data, pd.dst_desc(), false, after)}};
-    addPrimitive(pd, dnnl::convolution_forward(pd), std::move(args), std::move(after));
+    addWeighted(op, pd, dnnl::convolution_forward(pd), srcMd, dstMd, userW, w.floats.data(), biasMd,
+                b.floats.data());
     return Status::ok();
 }
 
@@ -367,17 +363,8 @@ Status OneDnnIntExecutor::addFloatFullyConnected(size_t i) {
         const memory::desc weights = level == 0 ? anyLayout(userW) : userW;
         return Pd({prop_kind::forward_inference, srcMd, weights, biasMd, dstMd}, attr, cpuEngine());
     });
-    memory weights = reorderedCopy(userW, w.floats.data(), pd.weights_desc());
-    memory bias(biasMd, cpuEngine());
-    std::memcpy(bias.get_data_handle(), b.floats.data(), b.floats.size() * sizeof(float));
-    std::vector<std::unique_ptr<Step>> after;
-    Args args{{DNNL_ARG_SRC,
-               bindActivation(srcMd, buffer(op.inputs[0]).data, pd.src_desc(), true, after)},
-              {DNNL_ARG_WEIGHTS, weights},
-              {DNNL_ARG_BIAS, bias},
-              {DNNL_ARG_DST,
-               bindActivation(dstMd, buffer(op.outputs[0]).data, pd.dst_desc(), false, after)}};
-    addPrimitive(pd, dnnl::inner_product_forward(pd), std::move(args), std::move(after));
+    addWeighted(op, pd, dnnl::inner_product_forward(pd), srcMd, dstMd, userW, w.floats.data(),
+                biasMd, b.floats.data());
     return Status::ok();
 }
 
