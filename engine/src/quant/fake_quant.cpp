@@ -91,8 +91,7 @@ void fakeQuantize(const float* src, float* dst, int64_t outer, int64_t channels,
             }
             for (int64_t i = 0; i < inner; ++i) {
                 const float x = s[i] * inv;
-                const float r = std::copysign(std::floor(std::fabs(x) + 0.5f), x);
-                const float q = std::min(std::max(r + zp, qlo), qhi);
+                const float q = std::min(std::max(roundHalfAway(x) + zp, qlo), qhi);
                 d[i] = (q - zp) * p.scale;
             }
         }
