@@ -7,8 +7,10 @@
 // goes first) so that all see the same machine load. Prints ms, the fp32/int8 ratios, the
 // interquartile spread of each series (a series above kMaxStableLatencySpread is flagged:
 // the machine was busy), the thread count and oneDNN's ISA. ONEDNN_VERBOSE=1 shows the
-// kernels oneDNN picks.
-//   int8_bench [--repeats 50] [--threads 2] [--models cnn-bn,mobilenet-tiny]
+// kernels oneDNN picks; --profile 1 adds, per model and batch, the int8 executor's time
+// per op (IntFastExecutor::setProfiling, a separate run after the timed ones) and the
+// kernel that runs it.
+//   int8_bench [--repeats 50] [--threads 2] [--models cnn-bn,mobilenet-tiny] [--profile 1]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -47,6 +49,7 @@ struct Options {
     int repeats = 50;
     int threads = 2;
     std::vector<std::string> models{"cnn-bn", "mobilenet-tiny"};
+    bool profile = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -65,8 +68,10 @@ Options parse(int argc, char** argv) {
             std::stringstream ss(v);
             for (std::string m; std::getline(ss, m, ',');)
                 o.models.push_back(m);
+        } else if (a == "--profile") {
+            o.profile = v != "0";
         } else {
-            fail("unknown option " + a + " (--repeats, --threads, --models)");
+            fail("unknown option " + a + " (--repeats, --threads, --models, --profile)");
         }
     }
     return o;
@@ -150,6 +155,22 @@ int main(int argc, char** argv) {
                         q.spread * 100, old.spread * 100);
             for (const auto* s : {&f, &q, &old})
                 unstable = unstable || !isStableLatency(*s);
+            if (opt.profile) {
+                IntFastExecutor& e = *fast.value();
+                e.setProfiling(true);
+                for (int i = 0; i < opt.repeats; ++i)
+                    e.run(x);
+                const std::vector<double> us = e.opMicros();
+                double total = 0;
+                for (size_t i = 0; i < us.size(); ++i) {
+                    const IntOp& op = model->ops[i];
+                    std::printf("    %-18s %-16s %-36s %8.3f us\n", op.node.c_str(),
+                                intOpKindName(op.kind), e.opKernels()[i].c_str(), us[i]);
+                    total += us[i];
+                }
+                std::printf("    %-72s %8.3f us\n", "total (profiled)", total);
+                e.setProfiling(false);
+            }
         }
     }
     if (unstable)

@@ -102,6 +102,7 @@ class AlignedBuffer {
 public:
     void resize(size_t bytes);
     void* data() { return m_data.get(); }
+    const void* data() const { return m_data.get(); }
     size_t size() const { return m_size; }
 
 private:

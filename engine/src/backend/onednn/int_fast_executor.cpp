@@ -1,6 +1,9 @@
 // Fast integer executor on oneDNN (qat/int_fast.h). create() validates every op once,
 // allocates one buffer per activation tensor for the fixed batch (RESHAPE outputs alias
 // their input; NHWC throughout, so no reorders between ops), and builds one step per op:
+//   DEPTHWISE_CONV_2D and CONV_2D with a small window (first layers): the direct kernels
+//     of int_direct_kernels.h, bit-exact with the reference, when their exactness checks
+//     pass; otherwise, and for every other CONV_2D:
 //   CONV_2D, DEPTHWISE_CONV_2D (groups = C): oneDNN int8 convolution on s8 src with a
 //     runtime src zero point (the kernel compensates sum(w) * zpIn, padding included),
 //     s8 weights reordered once to the kernel's layout, s32 bias, and
@@ -16,12 +19,14 @@
 // half to even once where the reference rounds acc * Q31 multiplier half up, so conv and
 // FC outputs differ by 1 LSB on near-ties only; every other integer op is bit-exact.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
 
 #include "backend/onednn/context.h"
+#include "backend/onednn/int_direct_kernels.h"
 #include "backend/onednn/int_fast_kernels.h"
 #include "qat/int_fast.h"
 
@@ -60,9 +65,48 @@ private:
     std::function<void()> m_fn;
 };
 
+// A direct convolution kernel between the executor's buffers.
+class DirectConvStep final : public Step {
+public:
+    DirectConvStep(std::unique_ptr<intk::DirectConv> conv, const int8_t* src, int8_t* dst)
+        : m_conv(std::move(conv)), m_src(src), m_dst(dst) {}
+    void run(dnnl::stream& s) override {
+        s.wait(); // reads what the previous primitive wrote
+        m_conv->run(m_src, m_dst);
+    }
+
+private:
+    std::unique_ptr<intk::DirectConv> m_conv;
+    const int8_t* m_src;
+    int8_t* m_dst;
+};
+
 std::string describeOp(const IntModel& model, size_t i) {
     const IntOp& op = model.ops[i];
     return "op " + std::to_string(i) + " " + intOpKindName(op.kind) + " '" + op.node + "'";
+}
+
+// What runs an op of this kind unless a direct kernel takes it (addConv).
+const char* kernelName(IntOpKind kind) {
+    switch (kind) {
+    case IntOpKind::Conv2D:
+    case IntOpKind::DepthwiseConv2D:
+        return "oneDNN int8 convolution";
+    case IntOpKind::FullyConnected:
+        return "oneDNN int8 inner product";
+    case IntOpKind::FloatConv2D:
+    case IntOpKind::FloatDepthwiseConv2D:
+        return "oneDNN fp32 convolution";
+    case IntOpKind::FloatFullyConnected:
+        return "oneDNN fp32 inner product";
+    case IntOpKind::MaxPool:
+    case IntOpKind::FloatMaxPool:
+        return "oneDNN pooling";
+    case IntOpKind::Reshape:
+        return "alias (no copy)";
+    default:
+        return "loop";
+    }
 }
 
 bool isInt8(const IntTensor& t) {
@@ -86,11 +130,25 @@ public:
     const Tensor& run(const Tensor& input) override;
     const std::vector<int32_t>& lastIntOutput() const override { return m_intOut; }
     int64_t batch() const override { return m_batch; }
+    const std::vector<std::string>& opKernels() const override { return m_kernels; }
+    void setProfiling(bool on) override {
+        m_profiling = on;
+        m_opMicros.assign(m_kernels.size(), 0.0);
+        m_profiledRuns = 0;
+    }
+    std::vector<double> opMicros() const override {
+        std::vector<double> mean = m_opMicros;
+        for (double& v : mean)
+            v /= static_cast<double>(std::max<int64_t>(m_profiledRuns, 1));
+        return mean;
+    }
 
 private:
     Status validate(size_t i) const;
     Status addOp(size_t i);
     Status addConv(size_t i);
+    // A direct kernel (int_direct_kernels.h) as op i's step.
+    void addDirect(size_t i, std::unique_ptr<intk::DirectConv> direct);
     Status addFullyConnected(size_t i);
     Status addFloatConv(size_t i);
     Status addFloatFullyConnected(size_t i);
@@ -133,6 +191,11 @@ private:
     std::vector<float> m_outTable; // dequantization of the int8 output
     Tensor m_out;
     std::vector<int32_t> m_intOut;
+    std::vector<std::string> m_kernels; // per op
+    std::vector<size_t> m_stepOp;       // per step: the op it belongs to
+    bool m_profiling = false;
+    std::vector<double> m_opMicros; // per op, summed over m_profiledRuns
+    int64_t m_profiledRuns = 0;
 };
 
 void OneDnnIntExecutor::allocate(int index) {
@@ -251,12 +314,24 @@ dnnl::convolution_forward::desc convDesc(const ConvGeometry& g, const memory::de
         {g.sh, g.sw}, {g.dh - 1, g.dw - 1}, {g.padTop, g.padLeft}, {g.padBottom, g.padRight});
 }
 
+void OneDnnIntExecutor::addDirect(size_t i, std::unique_ptr<intk::DirectConv> direct) {
+    const IntOp& op = m_model->ops[i];
+    m_kernels[i] = direct->name();
+    m_steps.push_back(std::make_unique<DirectConvStep>(
+        std::move(direct), static_cast<const int8_t*>(buffer(op.inputs[0]).data),
+        static_cast<int8_t*>(buffer(op.outputs[0]).data)));
+}
+
 Status OneDnnIntExecutor::addConv(size_t i) {
     const IntOp& op = m_model->ops[i];
     const IntTensor& in = tensor(op.inputs[0]);
     const IntTensor& w = tensor(op.inputs[1]);
     const IntTensor& b = tensor(op.inputs[2]);
     const IntTensor& out = tensor(op.outputs[0]);
+    if (auto direct = intk::DirectConv::create(op, in, w, b, out, m_batch)) {
+        addDirect(i, std::move(direct));
+        return Status::ok();
+    }
     const bool depthwise = op.kind == IntOpKind::DepthwiseConv2D;
     const ConvGeometry& g = op.geom;
     const int64_t h = in.shape[0], wd = in.shape[1], cin = in.shape[2], cout = out.shape[2];
@@ -289,6 +364,10 @@ Status OneDnnIntExecutor::addFullyConnected(size_t i) {
     const IntTensor& w = tensor(op.inputs[1]);
     const IntTensor& b = tensor(op.inputs[2]);
     const IntTensor& out = tensor(op.outputs[0]);
+    if (auto direct = intk::DirectConv::create(op, in, w, b, out, m_batch)) {
+        addDirect(i, std::move(direct));
+        return Status::ok();
+    }
     const int64_t k = shapeSize(in.shape), cout = shapeSize(out.shape);
 
     // bias_c - zpIn * sum_k w[c,k]: (x - zpIn) . w + bias == x . w + that.
@@ -814,13 +893,14 @@ Status OneDnnIntExecutor::validate(size_t i) const {
 
 Status OneDnnIntExecutor::addOp(size_t i) {
     const IntOp& op = m_model->ops[i];
+    m_kernels[i] = kernelName(op.kind);
     if (op.kind == IntOpKind::Reshape) {
         buffer(op.outputs[0]) = buffer(op.inputs[0]);
         buffer(op.outputs[0]).elems = m_batch * shapeSize(tensor(op.outputs[0]).shape);
         return Status::ok();
     }
     allocate(op.outputs[0]);
-    return guard(describeOp(*m_model, i), [&]() -> Status {
+    Status status = guard(describeOp(*m_model, i), [&]() -> Status {
         switch (op.kind) {
         case IntOpKind::Conv2D:
         case IntOpKind::DepthwiseConv2D:
@@ -839,6 +919,8 @@ Status OneDnnIntExecutor::addOp(size_t i) {
             return addLoop(i);
         }
     });
+    m_stepOp.resize(m_steps.size(), i);
+    return status;
 }
 
 Status OneDnnIntExecutor::build(const IntModel& model) {
@@ -873,6 +955,7 @@ Status OneDnnIntExecutor::buildSteps() {
                                  t->name + "' is " + intDTypeName(t->type) +
                                  "; this executor takes float32 or per-tensor int8 there");
 
+    m_kernels.assign(m_model->ops.size(), std::string());
     m_buffers.assign(m_model->tensors.size(), Buffer{});
     m_storage.reserve(m_model->tensors.size());
     allocate(m_model->input);
@@ -911,7 +994,23 @@ const Tensor& OneDnnIntExecutor::run(const Tensor& input) {
     else
         std::memcpy(m_in.data, input.data(), static_cast<size_t>(m_in.elems) * sizeof(float));
     dnnl::stream& s = cpuStream();
-    QAT_ONEDNN_EXECUTE(for (auto& step : m_steps) step->run(s); s.wait());
+    if (m_profiling) {
+        using Clock = std::chrono::steady_clock;
+        QAT_ONEDNN_EXECUTE({
+            auto t0 = Clock::now();
+            for (size_t k = 0; k < m_steps.size(); ++k) {
+                m_steps[k]->run(s);
+                s.wait();
+                const auto t1 = Clock::now();
+                m_opMicros[m_stepOp[k]] +=
+                    std::chrono::duration<double, std::micro>(t1 - t0).count();
+                t0 = t1;
+            }
+        });
+        ++m_profiledRuns;
+    } else {
+        QAT_ONEDNN_EXECUTE(for (auto& step : m_steps) step->run(s); s.wait());
+    }
     if (m_outputInt) {
         const auto* q = static_cast<const int8_t*>(m_outBuf.data);
         intk::lookupFloat(q, m_out.data(), m_outBuf.elems, m_outTable.data());
