@@ -1,9 +1,10 @@
 // Fast integer executor on oneDNN (qat/int_fast.h). create() validates every op once,
 // allocates one buffer per activation tensor for the fixed batch (RESHAPE outputs alias
 // their input; NHWC throughout, so no reorders between ops), and builds one step per op:
-//   DEPTHWISE_CONV_2D and CONV_2D with a small window (first layers): the direct kernels
-//     of int_direct_kernels.h, bit-exact with the reference, when their exactness checks
-//     pass; otherwise, and for every other CONV_2D:
+//   small DEPTHWISE_CONV_2D, CONV_2D with few input channels (first layers) and
+//     FULLY_CONNECTED at small batch: the direct kernels of int_direct_kernels.h,
+//     bit-exact with the reference, when their size and exactness checks pass;
+//     otherwise:
 //   CONV_2D, DEPTHWISE_CONV_2D (groups = C): oneDNN int8 convolution on s8 src with a
 //     runtime src zero point (the kernel compensates sum(w) * zpIn, padding included),
 //     s8 weights reordered once to the kernel's layout, s32 bias, and
@@ -15,9 +16,10 @@
 //   MAX_POOL_2D (int8 and float): oneDNN pooling, exact;
 //   float CONV/DEPTHWISE/FULLY_CONNECTED: oneDNN fp32 primitives with ReLU/ReLU6 fused;
 //   everything else: loops with the reference's arithmetic (int_fast_kernels.h).
-// Agreement with IntReferenceExecutor (Rounding::Single): the f32 output stage rounds
-// half to even once where the reference rounds acc * Q31 multiplier half up, so conv and
-// FC outputs differ by 1 LSB on near-ties only; every other integer op is bit-exact.
+// Agreement with IntReferenceExecutor (Rounding::Single): oneDNN's f32 output stage
+// rounds half to even once where the reference rounds acc * Q31 multiplier half up, so
+// the conv and FC outputs oneDNN computes differ by 1 LSB on near-ties only; every other
+// integer op, the direct kernels included, is bit-exact.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
