@@ -6,7 +6,8 @@
 // a multiplier that makes every other accumulator a tie. Each case also checks that a
 // direct kernel, not oneDNN, ran it (opKernels()); on a CPU without AVX-512 the executor
 // keeps oneDNN and these tests skip. Cases the exactness checks refuse (a bias near
-// 2^31) must fall back to oneDNN and stay within 1 LSB.
+// 2^31) must fall back to oneDNN and stay within 1 LSB. MEAN and int8 MAX_POOL_2D (AVX-512
+// or loop) are checked bit for bit on any CPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -309,6 +310,50 @@ TEST(IntDirectKernels, MeanMatchesReferenceBitForBit) {
         const int32_t zpIn = m.tensors[0].zeroPoints[0];
         for (int64_t k = 0; k < x.size(); ++k)
             x[k] = static_cast<float>(qdist(pick) - zpIn);
+        IntReferenceExecutor ref(m);
+        ref.run(x);
+        fast.value()->run(x);
+        EXPECT_EQ(fast.value()->lastIntOutput(), ref.lastIntOutput()) << "case " << i;
+    }
+}
+
+// int8 MAX_POOL_2D (AVX-512 when present, else the loop), bit for bit: random windows,
+// strides, 'same' padding (windows partly outside the image), channel counts around the
+// 64-byte vector, a fused clamp.
+TEST(IntDirectKernels, MaxPoolMatchesReferenceBitForBit) {
+    std::mt19937 pick(19);
+    for (int i = 0; i < 60; ++i) {
+        const int64_t h = 1 + static_cast<int64_t>(pick() % 11), w = 1 + pick() % 11;
+        const int64_t ch = std::vector<int64_t>{1, 16, 32, 63, 64, 65, 130}[pick() % 7];
+        const int64_t k = 1 + static_cast<int64_t>(pick() % 3), s = 1 + pick() % 2;
+        const bool same = pick() % 2 != 0;
+        if (!same && (h < k || w < k))
+            continue;
+        const ConvGeometry g = geometry(h, w, k, s, 1, same);
+        const int32_t zp = static_cast<int32_t>(pick() % 256) - 128;
+        IntModel m;
+        m.tensors = {activation("in", {h, w, ch}, zp), activation("out", {g.outH, g.outW, ch}, zp)};
+        IntOp op;
+        op.kind = IntOpKind::MaxPool;
+        op.node = "pool";
+        op.inputs = {0};
+        op.outputs = {1};
+        op.geom = g;
+        if (pick() % 2) {
+            op.actMin = zp;
+            op.actMax = std::min(127, zp + 50);
+        }
+        m.ops = {op};
+        m.input = 0;
+        m.output = 1;
+        m.inputShape = {h, w, ch};
+        const int64_t batch = pick() % 2 ? 1 : 3;
+        auto fast = IntFastExecutor::create(m, batch);
+        ASSERT_TRUE(fast.isOk()) << fast.message();
+        Tensor x(withBatch(batch, m.inputShape));
+        std::uniform_int_distribution<int32_t> qdist(-128, 127);
+        for (int64_t j = 0; j < x.size(); ++j)
+            x[j] = static_cast<float>(qdist(pick) - zp);
         IntReferenceExecutor ref(m);
         ref.run(x);
         fast.value()->run(x);

@@ -428,7 +428,45 @@ QAT_AVX512 void meanImpl(const int8_t* src, int64_t n, const MeanFinish& p, int8
     }
 }
 
+// MAX_POOL_2D of one sample, see maxPoolAvx512.
+QAT_AVX512 void maxPoolImpl(const int8_t* src, int8_t* dst, int64_t h, int64_t w, int64_t c,
+                            const ConvGeometry& g, int32_t actMin, int32_t actMax) {
+    const __m512i lo = _mm512_set1_epi8(static_cast<char>(actMin));
+    const __m512i hi = _mm512_set1_epi8(static_cast<char>(actMax));
+    for (int64_t oy = 0; oy < g.outH; ++oy) {
+        const int64_t y0 = std::max<int64_t>(0, oy * g.sh - g.padTop);
+        const int64_t y1 = std::min<int64_t>(h, oy * g.sh - g.padTop + g.kh);
+        for (int64_t ox = 0; ox < g.outW; ++ox) {
+            const int64_t x0 = std::max<int64_t>(0, ox * g.sw - g.padLeft);
+            const int64_t x1 = std::min<int64_t>(w, ox * g.sw - g.padLeft + g.kw);
+            int8_t* d = dst + (oy * g.outW + ox) * c;
+            for (int64_t c0 = 0; c0 < c; c0 += 64) {
+                const int64_t n = std::min<int64_t>(64, c - c0);
+                const __mmask64 mask = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+                __m512i v = lo; // the clamp from below; a window without pixels gives actMin
+                for (int64_t iy = y0; iy < y1; ++iy)
+                    for (int64_t ix = x0; ix < x1; ++ix)
+                        v = _mm512_max_epi8(
+                            v, _mm512_maskz_loadu_epi8(mask, src + (iy * w + ix) * c + c0));
+                _mm512_mask_storeu_epi8(d + c0, mask, _mm512_min_epi8(v, hi));
+            }
+        }
+    }
+}
+
 } // namespace
+
+bool directKernelsAvailable() {
+    return cpuHasAvx512();
+}
+
+bool maxPoolAvx512(const int8_t* src, int8_t* dst, int64_t h, int64_t w, int64_t c,
+                   const ConvGeometry& g, int32_t actMin, int32_t actMax) {
+    if (!cpuHasAvx512())
+        return false;
+    maxPoolImpl(src, dst, h, w, c, g, actMin, actMax);
+    return true;
+}
 
 bool meanAvx512(const int8_t* src, int64_t c, const MeanFinish& p, int8_t* dst) {
     if (!cpuHasAvx512())
@@ -445,6 +483,13 @@ std::unique_ptr<DirectConv> DirectConv::create(const IntOp&, const IntTensor&, c
 }
 void DirectConv::run(const int8_t*, int8_t*) {}
 bool meanAvx512(const int8_t*, int64_t, const MeanFinish&, int8_t*) {
+    return false;
+}
+bool maxPoolAvx512(const int8_t*, int8_t*, int64_t, int64_t, int64_t, const ConvGeometry&, int32_t,
+                   int32_t) {
+    return false;
+}
+bool directKernelsAvailable() {
     return false;
 }
 

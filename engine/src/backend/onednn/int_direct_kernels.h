@@ -7,7 +7,8 @@
 //   CONV_2D with at most kMaxSmallConvChannels input channels and a window of at most
 //     kMaxSmallConvWindow values (the first layer of an image model);
 //   FULLY_CONNECTED at batch <= kMaxDirectFcBatch (the classifier head);
-//   MEAN over H and W (meanAvx512, called by the loop kernel).
+//   MEAN over H and W and int8 MAX_POOL_2D (meanAvx512, maxPoolAvx512, called by the
+//     loop kernels).
 // AVX-512 only (16 channels per vector, masked tails): AVX2 versions were slower than
 // oneDNN's AVX-512 VNNI kernels, so without AVX-512 the executor keeps oneDNN. The
 // environment variable QATLAB_INT8_DIRECT=0 switches them off (for comparisons).
@@ -33,6 +34,9 @@
 #include "qat/int_model.h"
 
 namespace qat::onednn::intk {
+
+// AVX-512 present and the kernels not switched off (QATLAB_INT8_DIRECT=0).
+bool directKernelsAvailable();
 
 constexpr int64_t kMaxSmallConvChannels = 4;
 constexpr int64_t kMaxSmallConvWindow = 64;
@@ -106,5 +110,11 @@ struct MeanFinish {
     int32_t zpOut = 0, actMin = -128, actMax = 127;
 };
 bool meanAvx512(const int8_t* src, int64_t c, const MeanFinish& p, int8_t* dst);
+
+// int8 MAX_POOL_2D of one sample, src [h, w, c] -> dst [outH, outW, c] (padding excluded,
+// then clamped to [actMin, actMax], both in [-128, 127]). Returns false, writing nothing,
+// without AVX-512.
+bool maxPoolAvx512(const int8_t* src, int8_t* dst, int64_t h, int64_t w, int64_t c,
+                   const ConvGeometry& g, int32_t actMin, int32_t actMax);
 
 } // namespace qat::onednn::intk

@@ -13,7 +13,7 @@
 //     linear(+zpOut), clip(actMin, actMax);
 //   FULLY_CONNECTED: oneDNN int8 inner product (no src zero points in 2.6): the zero
 //     point folds exactly into the bias, bias_c - zpIn * sum_k w[c,k]; same output stage;
-//   MAX_POOL_2D (int8 and float): oneDNN pooling, exact;
+//   MAX_POOL_2D: oneDNN pooling (float, and int8 without AVX-512), exact;
 //   float CONV/DEPTHWISE/FULLY_CONNECTED: oneDNN fp32 primitives with ReLU/ReLU6 fused;
 //   everything else: loops with the reference's arithmetic (int_fast_kernels.h).
 // Agreement with IntReferenceExecutor (Rounding::Single): oneDNN's f32 output stage
@@ -102,8 +102,9 @@ const char* kernelName(IntOpKind kind) {
     case IntOpKind::FloatFullyConnected:
         return "oneDNN fp32 inner product";
     case IntOpKind::MaxPool:
+        return intk::directKernelsAvailable() ? "direct max pool (AVX-512)" : "oneDNN pooling";
     case IntOpKind::FloatMaxPool:
-        return "oneDNN pooling";
+        return "oneDNN fp32 pooling";
     case IntOpKind::Reshape:
         return "alias (no copy)";
     default:
@@ -458,7 +459,14 @@ Status OneDnnIntExecutor::addMaxPool(size_t i) {
     const memory::desc srcMd = nhwcDesc(m_batch, c, h, wd, type);
     const memory::desc dstMd = nhwcDesc(m_batch, c, g.outH, g.outW, type);
     using Pd = dnnl::pooling_forward::primitive_desc;
-    const dnnl::primitive_attr attr = userScratchpadAttr();
+    dnnl::primitive_attr attr = userScratchpadAttr();
+    if (op.kind == IntOpKind::MaxPool && (op.actMin > -128 || op.actMax < 127)) {
+        // The fused clamp, exact on integers.
+        dnnl::post_ops po;
+        po.append_eltwise(1.0f, algorithm::eltwise_clip, static_cast<float>(op.actMin),
+                          static_cast<float>(op.actMax));
+        attr.set_post_ops(po);
+    }
     const Pd pd = pickLayouts<Pd>(2, [&](int level) {
         const dnnl::pooling_forward::desc d(
             prop_kind::forward_inference, algorithm::pooling_max,
@@ -573,6 +581,13 @@ Status OneDnnIntExecutor::addLoop(size_t i) {
         }
         auto* d = static_cast<uint8_t*>(dst.data);
         fn = [=] { intk::concat(srcs, rowBytes, d, outer); };
+        break;
+    }
+    case IntOpKind::MaxPool: {
+        const int64_t h = in.shape[0], w = in.shape[1], c = in.shape[2];
+        const ConvGeometry g = op.geom;
+        const int32_t lo = op.actMin, hi = op.actMax;
+        fn = [=] { intk::maxPoolInt8(s8, d8, batch, h, w, c, g, lo, hi); };
         break;
     }
     case IntOpKind::AvgPool:
@@ -915,6 +930,7 @@ Status OneDnnIntExecutor::addOp(size_t i) {
         case IntOpKind::FloatFullyConnected:
             return addFloatFullyConnected(i);
         case IntOpKind::MaxPool:
+            return intk::directKernelsAvailable() ? addLoop(i) : addMaxPool(i);
         case IntOpKind::FloatMaxPool:
             return addMaxPool(i);
         default:

@@ -226,6 +226,16 @@ void avgPoolInt8(const int8_t* src, int8_t* dst, int64_t batch, int64_t h, int64
         });
 }
 
+void maxPoolInt8(const int8_t* src, int8_t* dst, int64_t batch, int64_t h, int64_t w, int64_t c,
+                 const ConvGeometry& g, int32_t actMin, int32_t actMax) {
+    const int64_t inSize = h * w * c, outSize = g.outH * g.outW * c;
+    forEach(batch, batch * outSize * g.kh * g.kw, [=, &g](int64_t n) {
+        const bool done =
+            maxPoolAvx512(src + n * inSize, dst + n * outSize, h, w, c, g, actMin, actMax);
+        QAT_ASSERT(done); // the executor calls this only when directKernelsAvailable()
+    });
+}
+
 void avgPoolFloat(const float* src, float* dst, int64_t batch, int64_t h, int64_t w, int64_t c,
                   const ConvGeometry& g) {
     avgPool<float, double>(

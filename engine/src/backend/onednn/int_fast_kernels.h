@@ -44,6 +44,12 @@ void avgPoolInt8(const int8_t* src, int8_t* dst, int64_t batch, int64_t h, int64
                  const ConvGeometry& g, int32_t actMin, int32_t actMax);
 void avgPoolFloat(const float* src, float* dst, int64_t batch, int64_t h, int64_t w, int64_t c,
                   const ConvGeometry& g);
+// int8 MAX_POOL_2D (padding excluded), then clamped to [actMin, actMax], on the direct
+// AVX-512 kernel (maxPoolAvx512): only when intk::directKernelsAvailable(). It replaces
+// oneDNN's s8 pooling (jit_int), 3-4x slower on the zoo's shapes; without AVX-512 the
+// executor keeps oneDNN.
+void maxPoolInt8(const int8_t* src, int8_t* dst, int64_t batch, int64_t h, int64_t w, int64_t c,
+                 const ConvGeometry& g, int32_t actMin, int32_t actMax);
 
 // CONCATENATION: `rows` rows; input k contributes rowBytes[k] contiguous bytes per row.
 void concat(const std::vector<const uint8_t*>& srcs, const std::vector<int64_t>& rowBytes,
