@@ -177,6 +177,15 @@ Result<ConvChannels> resolveConvChannels(const Node& node, int64_t inC);
 // The node's weights as stored (Conv2D [Cout,kh,kw,Cin/G] OHWI; depthwise
 // [1,kh,kw,C*mult]) in oneDNN's logical dims {G,Cout/G,Cin/G,kh,kw} (or {O,I,kh,kw}).
 memory::desc convWeightsUserDesc(const ConvChannels& c, int64_t kh, int64_t kw);
+// A 1x1, stride-1, unpadded, ungrouped convolution: over NHWC, an inner product of the
+// batch * H * W pixels with the [outC, inC] weights (both executors run it as one).
+inline bool isPointwise(const ConvGeometry& g, bool grouped) {
+    return !grouped && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.padTop == 0 &&
+           g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0;
+}
+inline bool isPointwise(const ConvChannels& c, const ConvGeometry& g) {
+    return isPointwise(g, c.depthwise || c.groups != 1);
+}
 // The stored weights' shape: [1,kh,kw,outC] (depthwise) or [outC,kh,kw,inC/groups].
 Shape convWeightsShape(const ConvChannels& c, int64_t kh, int64_t kw);
 

@@ -266,6 +266,28 @@ Status OneDnnFloatExecutor::addConv(const Node& node, const Block& block) {
     if (!params)
         return params.status();
 
+    if (isPointwise(c, g)) {
+        // A 1x1, stride-1, unpadded convolution over NHWC is an inner product over the
+        // batch * H * W pixels; oneDNN's is faster than its 1x1 convolution here (measured
+        // on mobilenet-tiny at batch 64: 0.96 -> 0.79-0.88 ms; the int8 executor does the
+        // same, so the fp32/int8 comparison stays like for like).
+        const int64_t rows = m_batch * g.inH * g.inW;
+        const memory::desc srcDesc = plainDesc({rows, c.inC}, Tag::nc);
+        const memory::desc dstDesc = plainDesc({rows, c.outC}, Tag::nc);
+        const memory::desc weightsUser = plainDesc({c.outC, c.inC}, Tag::oi);
+        const memory::desc biasDesc = plainDesc({c.outC}, Tag::x);
+        const dnnl::primitive_attr attr = activationAttr(block);
+        using Pd = dnnl::inner_product_forward::primitive_desc;
+        const Pd pd = pickLayouts<Pd>(2, [&](int level) {
+            const memory::desc weights = level == 0 ? anyLayout(weightsUser) : weightsUser;
+            return Pd({prop_kind::forward_inference, srcDesc, weights, biasDesc, dstDesc}, attr,
+                      cpuEngine());
+        });
+        auto step = activationStep(node, dnnl::inner_product_forward(pd), pd, srcDesc, dstDesc);
+        bindParams(*step, pd, weightsUser, *params);
+        addPrimitive(node, &block, "conv1x1", pd, std::move(step));
+        return Status::ok();
+    }
     const memory::desc srcUser = activationDesc(m_batch, c.inC, g.inH, g.inW);
     const memory::desc dstUser = activationDesc(m_batch, c.outC, g.outH, g.outW);
     const memory::desc weightsUser = convWeightsUserDesc(c, g.kh, g.kw);

@@ -26,6 +26,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 
 #include "backend/onednn/context.h"
 #include "backend/onednn/int_direct_kernels.h"
@@ -153,6 +154,12 @@ private:
     // A direct kernel (int_direct_kernels.h) as op i's step.
     void addDirect(size_t i, std::unique_ptr<intk::DirectConv> direct);
     Status addFullyConnected(size_t i);
+    // An int8 inner product over `rows` rows of k values (FULLY_CONNECTED, or a 1x1
+    // stride-1 CONV_2D without padding over rows = batch * H * W pixels).
+    Status addInnerProduct(size_t i, int64_t rows, int64_t k);
+    // Op i's int32 bias with the input zero point folded in (weights [Cout, k]); nullopt
+    // when a channel overflows int32.
+    std::optional<std::vector<int32_t>> foldedBias(size_t i, int64_t k) const;
     Status addFloatConv(size_t i);
     Status addFloatFullyConnected(size_t i);
     Status addMaxPool(size_t i);
@@ -338,6 +345,12 @@ Status OneDnnIntExecutor::addConv(size_t i) {
     const bool depthwise = op.kind == IntOpKind::DepthwiseConv2D;
     const ConvGeometry& g = op.geom;
     const int64_t h = in.shape[0], wd = in.shape[1], cin = in.shape[2], cout = out.shape[2];
+    // A pointwise conv as an inner product over the pixels, like the fp32 executor (see
+    // isPointwise), when the input zero point folds into an int32 bias.
+    if (isPointwise(g, depthwise) && foldedBias(i, cin).has_value()) {
+        m_kernels[i] = "oneDNN int8 inner product (1x1 conv)";
+        return addInnerProduct(i, m_batch * h * wd, cin);
+    }
 
     const memory::desc srcMd = nhwcDesc(m_batch, cin, h, wd, DataType::s8);
     const memory::desc dstMd = nhwcDesc(m_batch, cout, g.outH, g.outW, DataType::s8);
@@ -371,23 +384,42 @@ Status OneDnnIntExecutor::addFullyConnected(size_t i) {
         addDirect(i, std::move(direct));
         return Status::ok();
     }
-    const int64_t k = shapeSize(in.shape), cout = shapeSize(out.shape);
+    return addInnerProduct(i, m_batch, shapeSize(in.shape));
+}
 
+std::optional<std::vector<int32_t>> OneDnnIntExecutor::foldedBias(size_t i, int64_t k) const {
+    const IntOp& op = m_model->ops[i];
+    const IntTensor& w = tensor(op.inputs[1]);
+    const IntTensor& b = tensor(op.inputs[2]);
+    const int64_t zpIn = tensor(op.inputs[0]).zeroPoints[0];
     // bias_c - zpIn * sum_k w[c,k]: (x - zpIn) . w + bias == x . w + that.
-    std::vector<int32_t> bias(static_cast<size_t>(cout));
-    for (int64_t c = 0; c < cout; ++c) {
+    std::vector<int32_t> bias(b.ints.size());
+    for (size_t c = 0; c < bias.size(); ++c) {
         int64_t sum = 0;
         for (int64_t j = 0; j < k; ++j)
-            sum += w.ints[static_cast<size_t>(c * k + j)];
-        const int64_t v = int64_t{b.ints[static_cast<size_t>(c)]} - int64_t{in.zeroPoints[0]} * sum;
+            sum += w.ints[c * static_cast<size_t>(k) + static_cast<size_t>(j)];
+        const int64_t v = int64_t{b.ints[c]} - zpIn * sum;
         if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
-            return Status::error(describeOp(*m_model, i) + ": the bias with the input zero point " +
-                                 "folded in overflows int32 in channel " + std::to_string(c));
-        bias[static_cast<size_t>(c)] = static_cast<int32_t>(v);
+            return std::nullopt;
+        bias[c] = static_cast<int32_t>(v);
     }
+    return bias;
+}
 
-    const memory::desc srcMd({m_batch, k}, DataType::s8, Tag::nc);
-    const memory::desc dstMd({m_batch, cout}, DataType::s8, Tag::nc);
+Status OneDnnIntExecutor::addInnerProduct(size_t i, int64_t rows, int64_t k) {
+    const IntOp& op = m_model->ops[i];
+    const IntTensor& w = tensor(op.inputs[1]);
+    const IntTensor& b = tensor(op.inputs[2]);
+    const IntTensor& out = tensor(op.outputs[0]);
+    const int64_t cout = static_cast<int64_t>(b.ints.size());
+
+    const std::optional<std::vector<int32_t>> bias = foldedBias(i, k);
+    if (!bias)
+        return Status::error(describeOp(*m_model, i) + ": the bias with the input zero point " +
+                             "folded in overflows int32");
+
+    const memory::desc srcMd({rows, k}, DataType::s8, Tag::nc);
+    const memory::desc dstMd({rows, cout}, DataType::s8, Tag::nc);
     const memory::desc userW({cout, k}, DataType::s8, Tag::oi);
     const memory::desc biasMd({cout}, DataType::s32, Tag::x);
     const dnnl::primitive_attr attr = int8OutputAttr(op, out.zeroPoints[0]);
@@ -398,7 +430,7 @@ Status OneDnnIntExecutor::addFullyConnected(size_t i) {
     });
     const std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
     addWeighted(op, pd, dnnl::inner_product_forward(pd), srcMd, dstMd, userW, w8.data(), biasMd,
-                bias.data());
+                bias->data());
     return Status::ok();
 }
 
