@@ -278,42 +278,56 @@ TEST(IntDirectKernels, RefusedCasesFallBackToOneDnn) {
     EXPECT_FALSE(isDirect(runCase(big, 4, false)));
 }
 
+// A model of `op` alone, reading tensor 0 and writing tensor 1.
+IntModel singleOp(IntOp op, IntTensor in, IntTensor out) {
+    IntModel m;
+    m.inputShape = in.shape;
+    m.tensors = {std::move(in), std::move(out)};
+    op.inputs = {0};
+    op.outputs = {1};
+    m.ops = {std::move(op)};
+    m.input = 0;
+    m.output = 1;
+    return m;
+}
+
+// Random int8 inputs (drawn from `rng`) through the fast and the reference executor:
+// equal integer outputs.
+void expectSameAsReference(const IntModel& m, int64_t batch, std::mt19937& rng,
+                           const std::string& label) {
+    auto fast = IntFastExecutor::create(m, batch);
+    ASSERT_TRUE(fast.isOk()) << fast.message();
+    Tensor x(withBatch(batch, m.inputShape));
+    std::uniform_int_distribution<int32_t> qdist(-128, 127);
+    const int32_t zpIn = m.tensors[0].zeroPoints[0];
+    for (int64_t k = 0; k < x.size(); ++k)
+        x[k] = static_cast<float>(qdist(rng) - zpIn); // (q - zp) * scale 1
+    IntReferenceExecutor ref(m);
+    ref.run(x);
+    fast.value()->run(x);
+    EXPECT_EQ(fast.value()->lastIntOutput(), ref.lastIntOutput()) << label;
+}
+
 // MEAN (global average pool) through the AVX-512 path of the loop kernel, bit for bit.
 TEST(IntDirectKernels, MeanMatchesReferenceBitForBit) {
     std::mt19937 pick(17);
     for (int i = 0; i < 40; ++i) {
         const int64_t h = 1 + static_cast<int64_t>(pick() % 9), w = 1 + pick() % 9;
         const int64_t ch = std::vector<int64_t>{1, 5, 16, 33, 130}[pick() % 5];
-        IntModel m;
-        m.tensors = {activation("in", {h, w, ch}, static_cast<int32_t>(pick() % 256) - 128),
-                     activation("out", {ch}, static_cast<int32_t>(pick() % 256) - 128)};
+        IntTensor in = activation("in", {h, w, ch}, static_cast<int32_t>(pick() % 256) - 128);
+        IntTensor out = activation("out", {ch}, static_cast<int32_t>(pick() % 256) - 128);
         IntOp op;
         op.kind = IntOpKind::Mean;
         op.node = "gap";
-        op.inputs = {0};
-        op.outputs = {1};
         op.multiplier = {static_cast<int32_t>((1u << 30) + pick() % (1u << 30))};
         op.shift = {static_cast<int>(pick() % 4) - 2};
         if (pick() % 4 == 0) {
             op.multiplier = {1 << 30};
             op.shift = {1}; // exactly 1: the division's half-way cases
         }
-        m.ops = {op};
-        m.input = 0;
-        m.output = 1;
-        m.inputShape = {h, w, ch};
+        const IntModel m = singleOp(op, in, out);
         const int64_t batch = pick() % 2 ? 1 : 4;
-        auto fast = IntFastExecutor::create(m, batch);
-        ASSERT_TRUE(fast.isOk()) << fast.message();
-        Tensor x(withBatch(batch, m.inputShape));
-        std::uniform_int_distribution<int32_t> qdist(-128, 127);
-        const int32_t zpIn = m.tensors[0].zeroPoints[0];
-        for (int64_t k = 0; k < x.size(); ++k)
-            x[k] = static_cast<float>(qdist(pick) - zpIn);
-        IntReferenceExecutor ref(m);
-        ref.run(x);
-        fast.value()->run(x);
-        EXPECT_EQ(fast.value()->lastIntOutput(), ref.lastIntOutput()) << "case " << i;
+        expectSameAsReference(m, batch, pick, "case " + std::to_string(i));
     }
 }
 
@@ -331,33 +345,18 @@ TEST(IntDirectKernels, MaxPoolMatchesReferenceBitForBit) {
             continue;
         const ConvGeometry g = geometry(h, w, k, s, 1, same);
         const int32_t zp = static_cast<int32_t>(pick() % 256) - 128;
-        IntModel m;
-        m.tensors = {activation("in", {h, w, ch}, zp), activation("out", {g.outH, g.outW, ch}, zp)};
         IntOp op;
         op.kind = IntOpKind::MaxPool;
         op.node = "pool";
-        op.inputs = {0};
-        op.outputs = {1};
         op.geom = g;
         if (pick() % 2) {
             op.actMin = zp;
             op.actMax = std::min(127, zp + 50);
         }
-        m.ops = {op};
-        m.input = 0;
-        m.output = 1;
-        m.inputShape = {h, w, ch};
+        const IntModel m = singleOp(op, activation("in", {h, w, ch}, zp),
+                                    activation("out", {g.outH, g.outW, ch}, zp));
         const int64_t batch = pick() % 2 ? 1 : 3;
-        auto fast = IntFastExecutor::create(m, batch);
-        ASSERT_TRUE(fast.isOk()) << fast.message();
-        Tensor x(withBatch(batch, m.inputShape));
-        std::uniform_int_distribution<int32_t> qdist(-128, 127);
-        for (int64_t j = 0; j < x.size(); ++j)
-            x[j] = static_cast<float>(qdist(pick) - zp);
-        IntReferenceExecutor ref(m);
-        ref.run(x);
-        fast.value()->run(x);
-        EXPECT_EQ(fast.value()->lastIntOutput(), ref.lastIntOutput()) << "case " << i;
+        expectSameAsReference(m, batch, pick, "case " + std::to_string(i));
     }
 }
 

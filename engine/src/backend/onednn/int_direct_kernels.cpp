@@ -33,8 +33,7 @@ using Requant = DirectConv::Requant;
 using Kind = DirectConv::Kind;
 
 // Pixels one kernel call accumulates at once (independent FMA chains).
-constexpr int kDepthwisePixels = 8;
-constexpr int kSmallConvPixels = 8;
+constexpr int kWindowPixels = 8;
 
 // AVX-512 present and the direct kernels not switched off with QATLAB_INT8_DIRECT=0 (the
 // oneDNN-only executor, for comparisons).
@@ -109,64 +108,19 @@ QAT_AVX512 void convertSample(const Layout& l, const int8_t* src, float* buf) {
     }
 }
 
-// P output pixels from p0 of one 16-channel group: the window's taps at buffer offsets
-// off[t] from each pixel's origin, weight row t at w + t * cp.
-template <int P>
-QAT_AVX512 inline void depthwisePixels(const Layout& l, const float* buf, const int32_t* origins,
-                                       const int64_t* off, const float* w, const Requant& q,
-                                       int8_t* dst, int64_t p0, int64_t c0, __mmask16 mask) {
-    const int64_t taps = l.g.kh * l.g.kw;
+// P output pixels from p0 of one 16-channel group: the sum over the window's `window`
+// entries at buffer offsets off[k] from each pixel's origin, times weight row k at
+// w + k * cp. Depthwise: each entry is the tap's 16 channels; small conv: one input value,
+// broadcast.
+template <int P, bool Depthwise>
+QAT_AVX512 inline void windowPixels(const Layout& l, const float* buf, const int32_t* origins,
+                                    const int64_t* off, int64_t window, const float* w,
+                                    const Requant& q, int8_t* dst, int64_t p0, int64_t c0,
+                                    __mmask16 mask) {
     const float* base[P];
 #pragma GCC unroll 16
     for (int j = 0; j < P; ++j)
-        base[j] = buf + origins[p0 + j] + c0;
-    __m512 acc[P];
-    const __m512 bias = _mm512_load_ps(q.bias);
-#pragma GCC unroll 16
-    for (int j = 0; j < P; ++j)
-        acc[j] = bias;
-    for (int64_t t = 0; t < taps; ++t) {
-        const __m512 wv = _mm512_load_ps(w + t * l.cp + c0);
-        const int64_t o = off[t];
-#pragma GCC unroll 16
-        for (int j = 0; j < P; ++j)
-            acc[j] = _mm512_fmadd_ps(_mm512_load_ps(base[j] + o), wv, acc[j]);
-    }
-    const __m512i lo = _mm512_set1_epi32(l.actMin), hi = _mm512_set1_epi32(l.actMax);
-#pragma GCC unroll 16
-    for (int j = 0; j < P; ++j)
-        requantStore(acc[j], q, lo, hi, dst + (p0 + j) * l.cout + c0, mask);
-}
-
-QAT_AVX512 void depthwiseSample(const Layout& l, const float* buf, const float* w,
-                                const Requant* requant, const int32_t* origins, const int64_t* off,
-                                int8_t* dst) {
-    const int64_t pixels = l.g.outH * l.g.outW;
-    for (int64_t c0 = 0; c0 < l.cp; c0 += 16) {
-        const Requant& q = requant[c0 / 16];
-        const int64_t n = std::min<int64_t>(16, l.cout - c0);
-        const auto mask = static_cast<__mmask16>((1u << n) - 1);
-        int64_t p = 0;
-        for (; p + kDepthwisePixels <= pixels; p += kDepthwisePixels)
-            depthwisePixels<kDepthwisePixels>(l, buf, origins, off, w, q, dst, p, c0, mask);
-        for (; p + 4 <= pixels; p += 4)
-            depthwisePixels<4>(l, buf, origins, off, w, q, dst, p, c0, mask);
-        for (; p < pixels; ++p)
-            depthwisePixels<1>(l, buf, origins, off, w, q, dst, p, c0, mask);
-    }
-}
-
-// P output pixels from p0 of one 16-channel group: the window's values at buffer offsets
-// off[k], each broadcast, times weight row k at w + k * cp.
-template <int P>
-QAT_AVX512 inline void smallConvPixels(const Layout& l, const float* buf, const int32_t* origins,
-                                       const int64_t* off, int64_t window, const float* w,
-                                       const Requant& q, int8_t* dst, int64_t p0, int64_t c0,
-                                       __mmask16 mask) {
-    const float* base[P];
-#pragma GCC unroll 16
-    for (int j = 0; j < P; ++j)
-        base[j] = buf + origins[p0 + j];
+        base[j] = buf + origins[p0 + j] + (Depthwise ? c0 : 0);
     __m512 acc[P];
     const __m512 bias = _mm512_load_ps(q.bias);
 #pragma GCC unroll 16
@@ -176,8 +130,10 @@ QAT_AVX512 inline void smallConvPixels(const Layout& l, const float* buf, const 
         const __m512 wv = _mm512_load_ps(w + k * l.cp + c0);
         const int64_t o = off[k];
 #pragma GCC unroll 16
-        for (int j = 0; j < P; ++j)
-            acc[j] = _mm512_fmadd_ps(_mm512_set1_ps(base[j][o]), wv, acc[j]);
+        for (int j = 0; j < P; ++j) {
+            const __m512 x = Depthwise ? _mm512_load_ps(base[j] + o) : _mm512_set1_ps(base[j][o]);
+            acc[j] = _mm512_fmadd_ps(x, wv, acc[j]);
+        }
     }
     const __m512i lo = _mm512_set1_epi32(l.actMin), hi = _mm512_set1_epi32(l.actMax);
 #pragma GCC unroll 16
@@ -185,19 +141,26 @@ QAT_AVX512 inline void smallConvPixels(const Layout& l, const float* buf, const 
         requantStore(acc[j], q, lo, hi, dst + (p0 + j) * l.cout + c0, mask);
 }
 
-QAT_AVX512 void smallConvSample(const Layout& l, const float* buf, const float* w,
-                                const Requant* requant, const int32_t* origins, const int64_t* off,
-                                int8_t* dst) {
-    const int64_t pixels = l.g.outH * l.g.outW, window = l.g.kh * l.g.kw * l.cin;
+// A depthwise or small-window conv of one sample (buf: its padded input), 16 output
+// channels at a time, kWindowPixels pixels per call, then 4, then 1.
+template <bool Depthwise>
+QAT_AVX512 void windowSample(const Layout& l, const float* buf, const float* w,
+                             const Requant* requant, const int32_t* origins, const int64_t* off,
+                             int8_t* dst) {
+    const int64_t pixels = l.g.outH * l.g.outW;
+    const int64_t window = l.g.kh * l.g.kw * (Depthwise ? 1 : l.cin);
     for (int64_t c0 = 0; c0 < l.cp; c0 += 16) {
         const Requant& q = requant[c0 / 16];
         const int64_t n = std::min<int64_t>(16, l.cout - c0);
         const auto mask = static_cast<__mmask16>((1u << n) - 1);
         int64_t p = 0;
-        for (; p + kSmallConvPixels <= pixels; p += kSmallConvPixels)
-            smallConvPixels<kSmallConvPixels>(l, buf, origins, off, window, w, q, dst, p, c0, mask);
+        for (; p + kWindowPixels <= pixels; p += kWindowPixels)
+            windowPixels<kWindowPixels, Depthwise>(l, buf, origins, off, window, w, q, dst, p, c0,
+                                                   mask);
+        for (; p + 4 <= pixels; p += 4)
+            windowPixels<4, Depthwise>(l, buf, origins, off, window, w, q, dst, p, c0, mask);
         for (; p < pixels; ++p)
-            smallConvPixels<1>(l, buf, origins, off, window, w, q, dst, p, c0, mask);
+            windowPixels<1, Depthwise>(l, buf, origins, off, window, w, q, dst, p, c0, mask);
     }
 }
 
@@ -269,10 +232,6 @@ std::unique_ptr<DirectConv> DirectConv::create(const IntOp& op, const IntTensor&
     if (op.kind == IntOpKind::Conv2D &&
         (cin > kMaxSmallConvChannels || window > kMaxSmallConvWindow))
         return nullptr;
-    // The window offsets live on the stack of run().
-    if (!fc && window > kMaxSmallConvWindow * 4)
-        return nullptr;
-
     std::unique_ptr<DirectConv> d(new DirectConv());
     Layout& l = d->m_l;
     l.kind = depthwise ? Kind::Depthwise : fc ? Kind::FullyConnected : Kind::SmallConv;
@@ -346,6 +305,12 @@ std::unique_ptr<DirectConv> DirectConv::create(const IntOp& op, const IntTensor&
         (even ? q.re : q.ro)[half] = (int64_t{1} << (t - 1)) + int64_t{zpOut} * (int64_t{1} << t);
     }
 
+    // Window offsets from a pixel's origin: per tap (depthwise) or per value (ky, kx, ci:
+    // the order of the weight rows).
+    for (int64_t ky = 0; ky < g.kh && !fc; ++ky)
+        for (int64_t kx = 0; kx < g.kw; ++kx)
+            for (int64_t ci = 0; ci < (depthwise ? 1 : cin); ++ci)
+                d->m_offsets.push_back((ky * g.dh * l.wp + kx * g.dw) * l.cb + ci);
     // Where each output pixel's window starts in the padded buffer.
     for (int64_t oy = 0; oy < g.outH; ++oy)
         for (int64_t ox = 0; ox < g.outW; ++ox)
@@ -364,26 +329,18 @@ std::unique_ptr<DirectConv> DirectConv::create(const IntOp& op, const IntTensor&
 void DirectConv::run(const int8_t* src, int8_t* dst) {
     const Layout& l = m_l;
     const int64_t inSize = l.h * l.w * l.cin, outSize = l.g.outH * l.g.outW * l.cout;
-    const bool depthwise = l.kind == Kind::Depthwise;
-    // Window offsets from a pixel's origin: per tap (depthwise) or per value.
-    int64_t off[kMaxSmallConvWindow * 4];
-    if (l.kind != Kind::FullyConnected)
-        for (int64_t ky = 0; ky < l.g.kh; ++ky)
-            for (int64_t kx = 0; kx < l.g.kw; ++kx)
-                for (int64_t ci = 0; ci < (depthwise ? 1 : l.cin); ++ci)
-                    off[(ky * l.g.kw + kx) * (depthwise ? 1 : l.cin) + ci] =
-                        (ky * l.g.dh * l.wp + kx * l.g.dw) * l.cb + ci;
     const auto* w = static_cast<const float*>(m_weights.data());
     const Requant* requant = m_requant.data();
     const int32_t* origins = m_origins.data();
+    const int64_t* off = m_offsets.data();
     // The work is at most kMaxDirectMacs: one thread, no OpenMP team to wake.
     auto* buf = static_cast<float*>(m_buffer.data());
     for (int64_t n = 0; n < l.batch; ++n) {
         convertSample(l, src + n * inSize, buf);
         if (l.kind == Kind::Depthwise)
-            depthwiseSample(l, buf, w, requant, origins, off, dst + n * outSize);
+            windowSample<true>(l, buf, w, requant, origins, off, dst + n * outSize);
         else if (l.kind == Kind::SmallConv)
-            smallConvSample(l, buf, w, requant, origins, off, dst + n * outSize);
+            windowSample<false>(l, buf, w, requant, origins, off, dst + n * outSize);
         else
             fullyConnectedSample(l, buf, w, requant, dst + n * outSize);
     }
@@ -391,25 +348,27 @@ void DirectConv::run(const int8_t* src, int8_t* dst) {
 
 namespace {
 
-// 8 channel sums (int64 lanes) of MEAN to its int32 results, see meanAvx512.
-QAT_AVX512 inline __m256i meanFinish8(__m512i sum, const MeanFinish& p) {
-    const __m512i acc = _mm512_sub_epi64(sum, _mm512_set1_epi64(p.zpInHw));
+// 8 channel sums (int64 lanes) of MEAN over hw pixels to its int32 results, see
+// meanAvx512.
+QAT_AVX512 inline __m256i meanFinish8(__m512i sum, const MeanParams& p, int64_t hw) {
+    const int64_t total = 31 - p.shift;
+    const __m512i acc = _mm512_sub_epi64(sum, _mm512_set1_epi64(int64_t{p.zpIn} * hw));
     __m512i v = _mm512_mul_epi32(acc, _mm512_set1_epi64(p.multiplier)); // |acc| < 2^31
-    v = _mm512_add_epi64(v, _mm512_set1_epi64(int64_t{1} << (p.total - 1)));
-    v = _mm512_sra_epi64(v, _mm_cvtsi64_si128(p.total));
+    v = _mm512_add_epi64(v, _mm512_set1_epi64(int64_t{1} << (total - 1)));
+    v = _mm512_sra_epi64(v, _mm_cvtsi64_si128(total));
     v = _mm512_max_epi64(v, _mm512_set1_epi64(std::numeric_limits<int32_t>::min()));
     v = _mm512_min_epi64(v, _mm512_set1_epi64(std::numeric_limits<int32_t>::max()));
     // v +- hw/2 (half away from zero), divided in double: |v +- hw/2| < 2^53, so the
     // truncated, correctly rounded quotient is the integer quotient.
-    const __m512i half = _mm512_set1_epi64(p.hw / 2);
+    const __m512i half = _mm512_set1_epi64(hw / 2);
     const __mmask8 positive = _mm512_cmpgt_epi64_mask(v, _mm512_setzero_si512());
     v = _mm512_mask_add_epi64(_mm512_sub_epi64(v, half), positive, v, half);
-    const __m512d q =
-        _mm512_div_pd(_mm512_cvtepi64_pd(v), _mm512_set1_pd(static_cast<double>(p.hw)));
+    const __m512d q = _mm512_div_pd(_mm512_cvtepi64_pd(v), _mm512_set1_pd(static_cast<double>(hw)));
     return _mm512_cvttpd_epi32(q);
 }
 
-QAT_AVX512 void meanImpl(const int8_t* src, int64_t n, const MeanFinish& p, int8_t* dst) {
+QAT_AVX512 void meanImpl(const int8_t* src, int64_t hw, int64_t n, const MeanParams& p,
+                         int8_t* dst) {
     const __m512i zp = _mm512_set1_epi32(p.zpOut);
     const __m512i lo = _mm512_set1_epi32(p.actMin), hi = _mm512_set1_epi32(p.actMax);
     for (int64_t c = 0; c < n; c += 16) {
@@ -417,11 +376,12 @@ QAT_AVX512 void meanImpl(const int8_t* src, int64_t n, const MeanFinish& p, int8
         const auto mask = static_cast<__mmask16>((1u << m) - 1);
         // Column sums of 16 channels in int32 lanes (|q| <= 128, hw <= 2^22).
         __m512i s = _mm512_setzero_si512();
-        for (int64_t k = 0; k < p.hw; ++k)
+        for (int64_t k = 0; k < hw; ++k)
             s = _mm512_add_epi32(s,
                                  _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mask, src + k * n + c)));
-        const __m256i a = meanFinish8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(s)), p);
-        const __m256i b = meanFinish8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1)), p);
+        const __m256i a = meanFinish8(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(s)), p, hw);
+        const __m256i b =
+            meanFinish8(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s, 1)), p, hw);
         __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
         r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), lo), hi);
         _mm512_mask_cvtepi32_storeu_epi8(dst + c, mask, r);
@@ -468,10 +428,10 @@ bool maxPoolAvx512(const int8_t* src, int8_t* dst, int64_t h, int64_t w, int64_t
     return true;
 }
 
-bool meanAvx512(const int8_t* src, int64_t c, const MeanFinish& p, int8_t* dst) {
+bool meanAvx512(const int8_t* src, int64_t hw, int64_t c, const MeanParams& p, int8_t* dst) {
     if (!cpuHasAvx512())
         return false;
-    meanImpl(src, c, p, dst);
+    meanImpl(src, hw, c, p, dst);
     return true;
 }
 
@@ -482,7 +442,7 @@ std::unique_ptr<DirectConv> DirectConv::create(const IntOp&, const IntTensor&, c
     return nullptr;
 }
 void DirectConv::run(const int8_t*, int8_t*) {}
-bool meanAvx512(const int8_t*, int64_t, const MeanFinish&, int8_t*) {
+bool meanAvx512(const int8_t*, int64_t, int64_t, const MeanParams&, int8_t*) {
     return false;
 }
 bool maxPoolAvx512(const int8_t*, int8_t*, int64_t, int64_t, int64_t, const ConvGeometry&, int32_t,

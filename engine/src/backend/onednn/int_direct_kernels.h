@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "backend/onednn/context.h"
+#include "backend/onednn/int_fast_kernels.h"
 #include "qat/int_model.h"
 
 namespace qat::onednn::intk {
@@ -97,19 +98,14 @@ private:
     AlignedBuffer m_weights;        // float, [kh][kw][Cp] or [kh][kw][Cin][Cp] ([K][Cp])
     std::vector<Requant> m_requant; // one per 16 output channels
     std::vector<int32_t> m_origins; // per output pixel: its window's start in the buffer
+    std::vector<int64_t> m_offsets; // per window entry: its offset from a pixel's origin
     AlignedBuffer m_buffer;         // the padded input of one sample
 };
 
-// MEAN (int_fast_kernels.h) of one sample, src [hw, c] -> dst [c]:
-//   acc = sum(q) - zpIn * hw; v = clamp_int32((acc * multiplier + 2^(t-1)) >> t);
-//   v = (v +- hw/2) / hw (half away, truncating division); dst = clamp(v + zpOut).
-// The caller guarantees hw <= 2^22, |zpIn| <= 128 and 1 <= t <= 62 (so the 64-bit
-// product cannot overflow). Returns false, writing nothing, without AVX-512.
-struct MeanFinish {
-    int64_t zpInHw = 0, multiplier = 0, total = 31, hw = 1;
-    int32_t zpOut = 0, actMin = -128, actMax = 127;
-};
-bool meanAvx512(const int8_t* src, int64_t c, const MeanFinish& p, int8_t* dst);
+// MEAN (int_fast_kernels.h, mean()) of one sample, src [hw, c] -> dst [c]. The caller
+// guarantees hw <= 2^22, |zpIn| <= 128 and 1 <= 31 - shift <= 62 (so the 64-bit product
+// cannot overflow). Returns false, writing nothing, without AVX-512.
+bool meanAvx512(const int8_t* src, int64_t hw, int64_t c, const MeanParams& p, int8_t* dst);
 
 // int8 MAX_POOL_2D of one sample, src [h, w, c] -> dst [outH, outW, c] (padding excluded,
 // then clamped to [actMin, actMax], both in [-128, 127]). Returns false, writing nothing,

@@ -155,8 +155,9 @@ private:
     void addDirect(size_t i, std::unique_ptr<intk::DirectConv> direct);
     Status addFullyConnected(size_t i);
     // An int8 inner product over `rows` rows of k values (FULLY_CONNECTED, or a 1x1
-    // stride-1 CONV_2D without padding over rows = batch * H * W pixels).
-    Status addInnerProduct(size_t i, int64_t rows, int64_t k);
+    // stride-1 CONV_2D without padding over rows = batch * H * W pixels), with the bias
+    // foldedBias gave.
+    void addInnerProduct(size_t i, int64_t rows, int64_t k, const std::vector<int32_t>& bias);
     // Op i's int32 bias with the input zero point folded in (weights [Cout, k]); nullopt
     // when a channel overflows int32.
     std::optional<std::vector<int32_t>> foldedBias(size_t i, int64_t k) const;
@@ -347,10 +348,12 @@ Status OneDnnIntExecutor::addConv(size_t i) {
     const int64_t h = in.shape[0], wd = in.shape[1], cin = in.shape[2], cout = out.shape[2];
     // A pointwise conv as an inner product over the pixels, like the fp32 executor (see
     // isPointwise), when the input zero point folds into an int32 bias.
-    if (isPointwise(g, depthwise) && foldedBias(i, cin).has_value()) {
-        m_kernels[i] = "oneDNN int8 inner product (1x1 conv)";
-        return addInnerProduct(i, m_batch * h * wd, cin);
-    }
+    if (isPointwise(g, depthwise))
+        if (std::optional<std::vector<int32_t>> bias = foldedBias(i, cin)) {
+            m_kernels[i] = "oneDNN int8 inner product (1x1 conv)";
+            addInnerProduct(i, m_batch * h * wd, cin, *bias);
+            return Status::ok();
+        }
 
     const memory::desc srcMd = nhwcDesc(m_batch, cin, h, wd, DataType::s8);
     const memory::desc dstMd = nhwcDesc(m_batch, cout, g.outH, g.outW, DataType::s8);
@@ -384,7 +387,13 @@ Status OneDnnIntExecutor::addFullyConnected(size_t i) {
         addDirect(i, std::move(direct));
         return Status::ok();
     }
-    return addInnerProduct(i, m_batch, shapeSize(in.shape));
+    const int64_t k = shapeSize(in.shape);
+    const std::optional<std::vector<int32_t>> bias = foldedBias(i, k);
+    if (!bias)
+        return Status::error(describeOp(*m_model, i) + ": the bias with the input zero point " +
+                             "folded in overflows int32");
+    addInnerProduct(i, m_batch, k, *bias);
+    return Status::ok();
 }
 
 std::optional<std::vector<int32_t>> OneDnnIntExecutor::foldedBias(size_t i, int64_t k) const {
@@ -406,17 +415,12 @@ std::optional<std::vector<int32_t>> OneDnnIntExecutor::foldedBias(size_t i, int6
     return bias;
 }
 
-Status OneDnnIntExecutor::addInnerProduct(size_t i, int64_t rows, int64_t k) {
+void OneDnnIntExecutor::addInnerProduct(size_t i, int64_t rows, int64_t k,
+                                        const std::vector<int32_t>& bias) {
     const IntOp& op = m_model->ops[i];
     const IntTensor& w = tensor(op.inputs[1]);
-    const IntTensor& b = tensor(op.inputs[2]);
     const IntTensor& out = tensor(op.outputs[0]);
-    const int64_t cout = static_cast<int64_t>(b.ints.size());
-
-    const std::optional<std::vector<int32_t>> bias = foldedBias(i, k);
-    if (!bias)
-        return Status::error(describeOp(*m_model, i) + ": the bias with the input zero point " +
-                             "folded in overflows int32");
+    const int64_t cout = static_cast<int64_t>(bias.size());
 
     const memory::desc srcMd({rows, k}, DataType::s8, Tag::nc);
     const memory::desc dstMd({rows, cout}, DataType::s8, Tag::nc);
@@ -430,8 +434,7 @@ Status OneDnnIntExecutor::addInnerProduct(size_t i, int64_t rows, int64_t k) {
     });
     const std::vector<int8_t> w8(w.ints.begin(), w.ints.end());
     addWeighted(op, pd, dnnl::inner_product_forward(pd), srcMd, dstMd, userW, w8.data(), biasMd,
-                bias->data());
-    return Status::ok();
+                bias.data());
 }
 
 Status OneDnnIntExecutor::addFloatConv(size_t i) {

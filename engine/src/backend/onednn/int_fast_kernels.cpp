@@ -117,17 +117,9 @@ void mean(const int8_t* src, int8_t* dst, int64_t batch, int64_t hw, int64_t c,
         hw <= (int64_t{1} << 22) && zpIn >= -128 && zpIn <= 128 && total >= 1 && total <= 62;
     const int64_t round = fast ? int64_t{1} << (total - 1) : 0;
     const double hwD = static_cast<double>(hw);
-    MeanFinish finish;
-    finish.zpInHw = zpIn * hw;
-    finish.multiplier = multiplier;
-    finish.total = total;
-    finish.hw = hw;
-    finish.zpOut = zpOut;
-    finish.actMin = actMin;
-    finish.actMax = actMax;
     forEach(batch, batch * hw * c, [&](int64_t n) {
         const int8_t* s = src + n * hw * c;
-        if (fast && meanAvx512(s, c, finish, dst + n * c))
+        if (fast && meanAvx512(s, hw, c, p, dst + n * c))
             return;
         for (int64_t c0 = 0; c0 < c; c0 += kChannelBlock) {
             const int64_t cb = std::min(kChannelBlock, c - c0);
